@@ -1,0 +1,94 @@
+package app
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func writeConfig(t *testing.T, body string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "skiffd.yaml")
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func parseFlags(t *testing.T, args ...string) *Config {
+	t.Helper()
+	cmd := newServerCommand()
+	if err := cmd.Flags().Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	path, _ := cmd.Flags().GetString("config")
+	cfg, err := loadConfig(path, cmd.Flags())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func TestConfigPrecedenceFileEnvFlags(t *testing.T) {
+	path := writeConfig(t, `
+data-dir: /from/file
+listen: 127.0.0.1:7000
+store:
+  endpoints: [http://127.0.0.1:2379]
+  compaction-retention: 10m
+`)
+	cfg := parseFlags(t, "--config", path)
+	if cfg.DataDir != "/from/file" || cfg.Listen != "127.0.0.1:7000" {
+		t.Fatalf("file not applied: %+v", cfg)
+	}
+	if cfg.Store.CompactionRetention != 10*time.Minute || cfg.Store.Prefix != "/skiff" {
+		t.Fatalf("store: %+v", cfg.Store)
+	}
+
+	t.Setenv("SKIFF_LISTEN", "127.0.0.1:7001")
+	t.Setenv("SKIFF_STORE__ENDPOINTS", "http://127.0.0.1:1,http://127.0.0.1:2")
+	cfg = parseFlags(t, "--config", path)
+	if cfg.Listen != "127.0.0.1:7001" {
+		t.Fatalf("env must override file, got listen %q", cfg.Listen)
+	}
+	if len(cfg.Store.Endpoints) != 2 || cfg.Store.Endpoints[1] != "http://127.0.0.1:2" {
+		t.Fatalf("env list: %v", cfg.Store.Endpoints)
+	}
+	if cfg.DataDir != "/from/file" {
+		t.Fatalf("an unset flag's default must not override the file, got %q", cfg.DataDir)
+	}
+
+	cfg = parseFlags(t, "--config", path, "--listen", "127.0.0.1:7002", "--data-dir", "/from/flag")
+	if cfg.Listen != "127.0.0.1:7002" || cfg.DataDir != "/from/flag" {
+		t.Fatalf("flags must override env and file: %+v", cfg)
+	}
+}
+
+func TestConfigDefaults(t *testing.T) {
+	cfg := parseFlags(t)
+	if cfg.DataDir != "/var/lib/skiff" || cfg.Listen != "127.0.0.1:6443" || len(cfg.Store.Endpoints) != 0 {
+		t.Fatalf("defaults: %+v", cfg)
+	}
+}
+
+func TestConfigRejectsBadInput(t *testing.T) {
+	for name, tc := range map[string]struct{ body, want string }{
+		"unknown key":      {"lisen: 127.0.0.1:1\n", "lisen"},
+		"bad listen":       {"listen: nowhere\n", "listen"},
+		"endpoint scheme":  {"store: {endpoints: [127.0.0.1:2379]}\n", "store.endpoints[0]"},
+		"half a key pair":  {"store: {cert-file: /etc/hostname}\n", "store.cert-file and store.key-file"},
+		"bad duration":     {"store: {compaction-retention: soon}\n", "compaction-retention"},
+		"malformed yaml":   {"store: [\n", "skiffd.yaml"},
+		"prefix not slash": {"store: {prefix: skiff}\n", "store.prefix"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cmd := newServerCommand()
+			_, err := loadConfig(writeConfig(t, tc.body), cmd.Flags())
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("want an error naming %q, got %v", tc.want, err)
+			}
+		})
+	}
+}

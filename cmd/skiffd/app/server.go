@@ -1,0 +1,95 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/skiff-sh/skiff/core/apiserver"
+	"github.com/skiff-sh/skiff/core/store"
+)
+
+func newServerCommand() *cobra.Command {
+	var configPath string
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run the control plane: store, API server, controllers and scheduler",
+		Long: `Run the control plane. With no store.endpoints configured, skiffd starts an
+embedded etcd in DATA_DIR/etcd; otherwise it uses the external etcd cluster.
+On first start it creates a CA, a serving certificate and an admin token in
+DATA_DIR, and writes the client config to DATA_DIR/admin.conf (and to
+~/.skiff/config if that file does not exist).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(configPath, cmd.Flags())
+			if err != nil {
+				return err
+			}
+			return runServer(cmd.Context(), cfg)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&configPath, "config", "", "config file (see conf/skiffd.yaml)")
+	def := defaultConfig()
+	f.String("data-dir", def.DataDir, "directory for etcd data, certificates and tokens")
+	f.String("listen", def.Listen, "HOST:PORT the API server listens on")
+	return cmd
+}
+
+func runServer(ctx context.Context, cfg *Config) error {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data-dir: %w", err)
+	}
+	etcd, closeEtcd, err := openEtcd(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer closeEtcd()
+	st := store.NewEtcd(etcd, cfg.Store.Prefix)
+
+	srv, err := apiserver.New(apiserver.Config{
+		Store:     st,
+		DataDir:   cfg.DataDir,
+		Listen:    cfg.Listen,
+		ExtraSANs: cfg.API.ExtraSANs,
+	})
+	if err != nil {
+		return err
+	}
+	slog.Info("skiffd server starting", "listen", srv.URL(), "data-dir", cfg.DataDir,
+		"client-config", filepath.Join(cfg.DataDir, "admin.conf"))
+	return srv.Run(ctx)
+}
+
+// openEtcd returns a client for the configured store: an external cluster
+// when endpoints are set, else an embedded etcd in the data dir.
+func openEtcd(ctx context.Context, cfg *Config) (*clientv3.Client, func(), error) {
+	if len(cfg.Store.Endpoints) > 0 {
+		cli, err := store.ConnectExternal(ctx, store.ExternalConfig{
+			Endpoints:   cfg.Store.Endpoints,
+			CAFile:      cfg.Store.CAFile,
+			CertFile:    cfg.Store.CertFile,
+			KeyFile:     cfg.Store.KeyFile,
+			DialTimeout: cfg.Store.DialTimeout,
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		slog.Info("using external etcd", "endpoints", cfg.Store.Endpoints)
+		return cli, func() { cli.Close() }, nil
+	}
+	emb, err := store.StartEmbedded(ctx, store.EmbeddedConfig{
+		DataDir:             cfg.DataDir,
+		CompactionRetention: cfg.Store.CompactionRetention,
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("start embedded etcd in %s: %w", cfg.DataDir, err)
+	}
+	slog.Info("embedded etcd ready", "dir", filepath.Join(cfg.DataDir, "etcd"))
+	return emb.Client(), func() { emb.Close() }, nil
+}
