@@ -53,7 +53,7 @@ func validateObject(obj Object) field.ErrorList {
 	case *Endpoints:
 		errs = append(errs, validateEndpoints(o)...)
 	case *ConfigMap:
-		errs = append(errs, validateConfigData(o.Data, o.BinaryData, nil)...)
+		errs = append(errs, validateConfigData(o.Data, o.BinaryData)...)
 	case *Secret:
 		errs = append(errs, validateSecret(o)...)
 	case *Event:

@@ -139,10 +139,8 @@ func validateEndpoints(e *Endpoints) field.ErrorList {
 // well under etcd's default request limit.
 const maxConfigSize = 1 << 20
 
-func validateConfigData(data map[string]string, binary map[string][]byte, dataPath *field.Path) field.ErrorList {
-	if dataPath == nil {
-		dataPath = field.NewPath("data")
-	}
+func validateConfigData(data map[string]string, binary map[string][]byte) field.ErrorList {
+	dataPath := field.NewPath("data")
 	var errs field.ErrorList
 	size := 0
 	for _, k := range sortedKeys(data) {
