@@ -143,8 +143,11 @@ func (d *Dispatcher) configure(args []byte, r *Reader) error {
 	return nil
 }
 
-func checkImplements(point sdk.Point, p any) error {
-	var ok bool
+// Implements checks that p, built by a factory, implements the interface of
+// point. Points outside the ABI (controller, network, proxy, runtime) are
+// not checked here.
+func Implements(point sdk.Point, p any) error {
+	ok := true
 	switch point {
 	case sdk.PointFilter:
 		_, ok = p.(scheduler.FilterPlugin)
@@ -152,13 +155,19 @@ func checkImplements(point sdk.Point, p any) error {
 		_, ok = p.(scheduler.ScorePlugin)
 	case sdk.PointAdmission:
 		_, ok = p.(admission.Plugin)
-	default:
-		return fmt.Errorf("extension point %s is not served over the plugin ABI yet", point)
 	}
 	if !ok {
 		return fmt.Errorf("factory returned %T, which does not implement the %s interface", p, point)
 	}
 	return nil
+}
+
+func checkImplements(point sdk.Point, p any) error {
+	switch point {
+	case sdk.PointFilter, sdk.PointScore, sdk.PointAdmission:
+		return Implements(point, p)
+	}
+	return fmt.Errorf("extension point %s is not served over the plugin ABI yet", point)
 }
 
 // applyDelta brings the mirror to the call's generation.

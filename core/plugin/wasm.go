@@ -1,0 +1,184 @@
+package plugin
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/skiff-sh/skiff/sdk"
+	"github.com/skiff-sh/skiff/sdk/guest"
+)
+
+// wasmModule is a compiled guest with a pool of instances. An instance is
+// not goroutine-safe, so each call borrows one; a call that traps, runs out
+// of memory or passes its deadline leaves the instance closed, and it is
+// discarded (the next call instantiates a fresh one).
+type wasmModule struct {
+	rt       wazero.Runtime
+	compiled wazero.CompiledModule
+	spec     *Spec
+	args     sdk.Args
+	stderr   *lineLogger
+
+	slots chan struct{} // one token per instance that may exist
+
+	mu     sync.Mutex
+	idle   []*wasmInstance
+	closed bool
+}
+
+type wasmInstance struct {
+	mod    api.Module
+	malloc api.Function
+	call   api.Function
+	mem    api.Memory
+	stack  []uint64
+	synced uint64
+	sc     callScratch
+}
+
+// loadWasm compiles the module (through the host's on-disk compilation
+// cache) and instantiates and configures one instance, so a module that
+// cannot serve fails at load time rather than at its first call.
+func loadWasm(ctx context.Context, cache wazero.CompilationCache, spec *Spec, code []byte, args sdk.Args, stderr *lineLogger) (impl, error) {
+	cfg := wazero.NewRuntimeConfigCompiler().
+		WithCloseOnContextDone(true).
+		WithMemoryLimitPages(spec.MemoryLimitPages)
+	if cache != nil {
+		cfg = cfg.WithCompilationCache(cache)
+	}
+	rt := wazero.NewRuntimeWithConfig(ctx, cfg)
+	m := &wasmModule{rt: rt, spec: spec, args: args, stderr: stderr, slots: make(chan struct{}, runtime.GOMAXPROCS(0))}
+	fail := func(err error) (impl, error) {
+		rt.Close(ctx)
+		return nil, err
+	}
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
+		return fail(fmt.Errorf("wasi: %w", err))
+	}
+	compiled, err := rt.CompileModule(ctx, code)
+	if err != nil {
+		return fail(fmt.Errorf("compile %s: %w", spec.Wasm, err))
+	}
+	m.compiled = compiled
+	exports := compiled.ExportedFunctions()
+	for _, name := range []string{"_initialize", "skiff_abi_version", "skiff_malloc", "skiff_call"} {
+		if _, ok := exports[name]; !ok {
+			return fail(fmt.Errorf("%s does not export %s: build it with GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared and import github.com/skiff-sh/skiff/sdk/guest",
+				spec.Wasm, name))
+		}
+	}
+	s, err := m.acquire(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	m.release(s, nil)
+	return &remote{acq: m, closer: m.close}, nil
+}
+
+func (m *wasmModule) instantiate(ctx context.Context) (*wasmInstance, error) {
+	cfg := wazero.NewModuleConfig().
+		WithName(""). // several anonymous instances share the runtime
+		WithStartFunctions("_initialize").
+		WithStderr(m.stderr).
+		WithStdout(m.stderr)
+	mod, err := m.rt.InstantiateModule(ctx, m.compiled, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("instantiate %s: %w", m.spec.Wasm, err)
+	}
+	in := &wasmInstance{mod: mod, malloc: mod.ExportedFunction("skiff_malloc"), call: mod.ExportedFunction("skiff_call"),
+		mem: mod.Memory(), stack: make([]uint64, 1)}
+	if err := mod.ExportedFunction("skiff_abi_version").CallWithStack(ctx, in.stack); err != nil {
+		mod.Close(ctx)
+		return nil, fmt.Errorf("skiff_abi_version: %w", err)
+	}
+	if v := uint32(in.stack[0]); v != guest.ABIVersion {
+		mod.Close(ctx)
+		return nil, fmt.Errorf("%s speaks plugin ABI %d, this host speaks %d: rebuild it against this skiff sdk", m.spec.Wasm, v, guest.ABIVersion)
+	}
+	if err := handshake(ctx, in, m.spec, m.args); err != nil {
+		mod.Close(ctx)
+		return nil, err
+	}
+	return in, nil
+}
+
+func (m *wasmModule) acquire(ctx context.Context) (session, error) {
+	select {
+	case m.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("waiting for a free WASM instance: %w", ctx.Err())
+	}
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		<-m.slots
+		return nil, errUnloaded
+	}
+	if k := len(m.idle); k > 0 {
+		in := m.idle[k-1]
+		m.idle = m.idle[:k-1]
+		m.mu.Unlock()
+		return in, nil
+	}
+	m.mu.Unlock()
+	in, err := m.instantiate(ctx)
+	if err != nil {
+		<-m.slots
+		return nil, err
+	}
+	return in, nil
+}
+
+func (m *wasmModule) release(s session, err error) {
+	in := s.(*wasmInstance)
+	m.mu.Lock()
+	if err != nil && isBroken(err) || m.closed {
+		m.mu.Unlock()
+		in.mod.Close(context.Background())
+	} else {
+		m.idle = append(m.idle, in)
+		m.mu.Unlock()
+	}
+	<-m.slots
+}
+
+func (m *wasmModule) close() error {
+	m.mu.Lock()
+	m.closed = true
+	m.idle = nil
+	m.mu.Unlock()
+	return m.rt.Close(context.Background())
+}
+
+// roundTrip copies req into the guest's buffer, runs skiff_call and
+// returns a view of the guest's response, valid until the next call.
+func (in *wasmInstance) roundTrip(ctx context.Context, req []byte) ([]byte, error) {
+	in.stack[0] = uint64(len(req))
+	if err := in.malloc.CallWithStack(ctx, in.stack); err != nil {
+		return nil, broken(err)
+	}
+	ptr := uint32(in.stack[0])
+	if !in.mem.Write(ptr, req) {
+		return nil, broken(fmt.Errorf("guest buffer at %#x (+%d) outside its memory", ptr, len(req)))
+	}
+	in.stack[0] = uint64(len(req))
+	if err := in.call.CallWithStack(ctx, in.stack); err != nil {
+		return nil, broken(err)
+	}
+	out, n := uint32(in.stack[0]>>32), uint32(in.stack[0])
+	resp, ok := in.mem.Read(out, n)
+	if !ok {
+		return nil, broken(fmt.Errorf("guest response at %#x (+%d) outside its memory", out, n))
+	}
+	return resp, nil
+}
+
+func (in *wasmInstance) syncedGen() uint64     { return in.synced }
+func (in *wasmInstance) setSyncedGen(g uint64) { in.synced = g }
+func (in *wasmInstance) scratch() *callScratch { return &in.sc }
