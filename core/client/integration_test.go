@@ -3,7 +3,6 @@ package client_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -15,16 +14,7 @@ import (
 
 var etcd *clienttest.Etcd
 
-func TestMain(m *testing.M) {
-	var err error
-	if etcd, err = clienttest.StartEtcd(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	etcd.Close()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { clienttest.RunMain(m, &etcd) }
 
 func testCtx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -17,16 +17,7 @@ import (
 
 var etcd *clienttest.Etcd
 
-func TestMain(m *testing.M) {
-	var err error
-	if etcd, err = clienttest.StartEtcd(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	etcd.Close()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { clienttest.RunMain(m, &etcd) }
 
 // cli runs skiff commands against one test server.
 type cli struct {

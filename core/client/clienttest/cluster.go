@@ -106,3 +106,16 @@ func waitReady(t testing.TB, c *client.Client) {
 		}
 	}
 }
+
+// RunMain is a TestMain body: it starts the shared etcd into *e, runs the
+// tests, stops etcd and exits with the tests' code.
+func RunMain(m *testing.M, e **Etcd) {
+	var err error
+	if *e, err = StartEtcd(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	(*e).Close()
+	os.Exit(code)
+}
