@@ -63,6 +63,9 @@ func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (*Embedded, error) {
 		return nil, errors.New("store: embedded etcd: DataDir is empty; set the server's data directory")
 	}
 	dir := filepath.Join(cfg.DataDir, "etcd")
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("store: embedded etcd in %s: start cancelled: %w", dir, err)
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("store: embedded etcd: create data directory: %w", err)
 	}
