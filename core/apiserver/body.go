@@ -95,7 +95,7 @@ func decodeJSON(data []byte, want api.TypeMeta, into api.Object) error {
 	if tm.Kind != "" && tm.Kind != want.Kind {
 		return badRequest("the kind in the data (%s) does not match the expected kind (%s) of this URL", tm.Kind, want.Kind)
 	}
-	if err := strictDecode(data, into); err != nil {
+	if err := api.DecodeInto(data, into); err != nil {
 		var st *api.Status
 		if errors.As(err, &st) {
 			return st
@@ -104,13 +104,6 @@ func decodeJSON(data []byte, want api.TypeMeta, into api.Object) error {
 	}
 	*into.GetTypeMeta() = want
 	return nil
-}
-
-// strictDecode decodes JSON into obj, rejecting unknown fields.
-func strictDecode(data []byte, into api.Object) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	return dec.Decode(into)
 }
 
 // writeJSON writes v with code. Encoding errors of plain data cannot happen.

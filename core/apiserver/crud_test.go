@@ -2,7 +2,9 @@ package apiserver
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -260,12 +262,12 @@ func TestDeleteOptions(t *testing.T) {
 	// Foreground keeps the object with the foregroundDeletion finalizer
 	// for the garbage collector.
 	kept := decode[api.ConfigMap](t, ts.must(202, "DELETE", cmPath+"/d", `{"propagationPolicy":"Foreground","preconditions":{"uid":"`+cm.UID+`"}}`))
-	if kept.DeletionTimestamp == nil || !contains(kept.Finalizers, FinalizerForeground) {
+	if kept.DeletionTimestamp == nil || !slices.Contains(kept.Finalizers, FinalizerForeground) {
 		t.Fatalf("foreground delete: %+v", kept.ObjectMeta)
 	}
 	ts.must(202, "DELETE", cmPath+"/d?propagationPolicy=Orphan", nil)
 	got := decode[api.ConfigMap](t, ts.must(200, "GET", cmPath+"/d", nil))
-	if !contains(got.Finalizers, FinalizerOrphan) {
+	if !slices.Contains(got.Finalizers, FinalizerOrphan) {
 		t.Fatalf("orphan delete did not add its finalizer: %v", got.Finalizers)
 	}
 }
@@ -354,7 +356,7 @@ func TestDiscovery(t *testing.T) {
 		t.Fatalf("%s lacks %s", l.GroupVersion, name)
 		return nil
 	}
-	if p := find(core, "pods"); !p.Namespaced || p.Kind != "Pod" || !contains(p.ShortNames, "po") || !contains(p.Verbs, "watch") {
+	if p := find(core, "pods"); !p.Namespaced || p.Kind != "Pod" || !slices.Contains(p.ShortNames, "po") || !slices.Contains(p.Verbs, "watch") {
 		t.Fatalf("pods: %+v", p)
 	}
 	if n := find(core, "nodes"); n.Namespaced {
@@ -380,23 +382,9 @@ func mustJSON(t *testing.T, v any) []byte {
 func readAll(t *testing.T, resp *http.Response) []byte {
 	t.Helper()
 	defer resp.Body.Close()
-	var b strings.Builder
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := resp.Body.Read(buf)
-		b.Write(buf[:n])
-		if err != nil {
-			break
-		}
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return []byte(b.String())
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
+	return data
 }
