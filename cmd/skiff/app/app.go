@@ -75,6 +75,10 @@ var errReported = errors.New("errors reported")
 // `Error from server (NotFound): deployments.apps "x" not found`, others as
 // `error: ...`.
 func FormatError(err error) string {
+	var f formatted
+	if errors.As(err, &f) {
+		return string(f)
+	}
 	var st *api.Status
 	if errors.As(err, &st) {
 		reason := string(st.Reason)
@@ -85,6 +89,11 @@ func FormatError(err error) string {
 	}
 	return "error: " + oneLine(err.Error())
 }
+
+// formatted is an error message already in its final form.
+type formatted string
+
+func (f formatted) Error() string { return string(f) }
 
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", "; ")), " ")

@@ -75,7 +75,7 @@ func (o *options) edit(ctx context.Context, args []string) error {
 	kept := fmt.Sprintf("; your changes are in %s", path)
 	objs, err := api.Decode(edited)
 	if err != nil {
-		return fmt.Errorf("%s: %w%s", res.TypeName()+"/"+name, err, kept)
+		return fmt.Errorf("%s/%s: %s%s", res.TypeName(), name, err, kept) // the client's error, not "from server"
 	}
 	if len(objs) != 1 {
 		return fmt.Errorf("%s/%s: the edited file holds %d objects, want 1%s", res.TypeName(), name, len(objs), kept)
@@ -86,7 +86,7 @@ func (o *options) edit(ctx context.Context, args []string) error {
 	}
 	updated.GetObjectMeta().Namespace = ns
 	if _, err := c.Update(ctx, updated); err != nil {
-		return fmt.Errorf("%w%s", err, kept)
+		return formatted(FormatError(err) + kept)
 	}
 	os.Remove(path)
 	fmt.Fprintf(o.Out, "%s/%s edited\n", res.TypeName(), name)

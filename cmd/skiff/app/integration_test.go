@@ -277,3 +277,32 @@ func TestBadInputChangesNothing(t *testing.T) {
 		})
 	}
 }
+
+func TestEdit(t *testing.T) {
+	c := newCLI(t)
+	c.ok(demoManifest, "apply", "-f", "-")
+	dir := t.TempDir()
+	editor := func(name, script string) string {
+		path := filepath.Join(dir, name)
+		os.WriteFile(path, []byte("#!/bin/sh\n"+script+"\n"), 0o755)
+		return path
+	}
+	t.Setenv("EDITOR", editor("noop", "true"))
+	if got := c.ok("", "edit", "deploy/nginx-deployment", "-n", "demo"); got != "Edit cancelled, no changes made.\n" {
+		t.Fatalf("unchanged edit: %q", got)
+	}
+	t.Setenv("EDITOR", editor("bad", `sed -i 's/  replicas: 2/  replicas: 2\n  replica: 9/' "$1"`))
+	before := c.revisions()
+	c.fails("", "your changes are in ", "edit", "deploy/nginx-deployment", "-n", "demo")
+	if c.revisions() != before {
+		t.Fatal("an invalid edit changed the store")
+	}
+	t.Setenv("EDITOR", editor("good", `sed -i 's/  replicas: 2/  replicas: 4/' "$1"`))
+	if got := c.ok("", "edit", "deployment", "nginx-deployment", "-n", "demo"); got != "deployment.apps/nginx-deployment edited\n" {
+		t.Fatalf("edit: %q", got)
+	}
+	d, _ := client.Get[*api.Deployment](context.Background(), c.srv.Client, "demo", "nginx-deployment")
+	if *d.Spec.Replicas != 4 {
+		t.Fatalf("replicas after edit = %d, want 4", *d.Spec.Replicas)
+	}
+}
