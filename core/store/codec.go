@@ -135,29 +135,47 @@ func parseRevision(res *api.Resource, name, rv string) (int64, error) {
 	return rev, nil
 }
 
+// topLevel is a stored object split into its top-level JSON fields.
+type topLevel map[string]json.RawMessage
+
+// splitTopLevel splits the JSON of an object; what names the object goes
+// into the error.
+func splitTopLevel(data []byte, what string) (topLevel, error) {
+	var fields topLevel
+	if err := json.Unmarshal(data, &fields); err != nil {
+		return nil, fmt.Errorf("store: read %s: %w", what, err)
+	}
+	return fields, nil
+}
+
+// metadata decodes only the metadata field, without the rest of the object.
+func (f topLevel) metadata(what string) (api.ObjectMeta, error) {
+	var meta api.ObjectMeta
+	if raw, ok := f["metadata"]; ok {
+		if err := json.Unmarshal(raw, &meta); err != nil {
+			return meta, fmt.Errorf("store: read metadata of %s: %w", what, err)
+		}
+	}
+	return meta, nil
+}
+
 // specChanged reports whether any top-level field other than metadata,
 // status and the type fields differs: the fields whose change bumps
-// metadata.generation.
-func specChanged(oldData, newData []byte) (bool, error) {
-	var oldFields, newFields map[string]json.RawMessage
-	if err := json.Unmarshal(oldData, &oldFields); err != nil {
-		return false, fmt.Errorf("store: compare stored object: %w", err)
-	}
-	if err := json.Unmarshal(newData, &newFields); err != nil {
-		return false, fmt.Errorf("store: compare new object: %w", err)
-	}
+// metadata.generation. Both sides come from encode, so equal values have
+// equal bytes.
+func specChanged(oldFields, newFields topLevel) bool {
 	ignored := func(field string) bool {
 		return field == "metadata" || field == "status" || field == "apiVersion" || field == "kind"
 	}
 	for field, value := range newFields {
 		if !ignored(field) && !bytes.Equal(value, oldFields[field]) {
-			return true, nil
+			return true
 		}
 	}
 	for field := range oldFields {
 		if _, ok := newFields[field]; !ok && !ignored(field) {
-			return true, nil
+			return true
 		}
 	}
-	return false, nil
+	return false
 }

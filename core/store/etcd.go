@@ -173,11 +173,18 @@ func retriesExhausted(res *api.Resource, name string) *api.Status {
 // another writer got there first it returns a *lostRace carrying the latest
 // stored value for the caller to retry with (NotFound if the object is gone).
 func (s *etcdStore) tryUpdate(ctx context.Context, res *api.Resource, key string, cur *mvccpb.KeyValue, obj api.Object) (api.Object, error) {
-	old, err := decodeKV(res, cur)
+	// Only the stored metadata and the raw top-level fields matter here:
+	// decoding the whole stored object would double the cost of an update.
+	what := fmt.Sprintf("stored %s at key %q", res.GroupResource(), cur.Key)
+	oldFields, err := splitTopLevel(cur.Value, what)
 	if err != nil {
 		return nil, err
 	}
-	oldMeta, meta := old.GetObjectMeta(), obj.GetObjectMeta()
+	stored, err := oldFields.metadata(what)
+	if err != nil {
+		return nil, err
+	}
+	oldMeta, meta := &stored, obj.GetObjectMeta()
 	if meta.UID != "" && meta.UID != oldMeta.UID {
 		c := api.Conflict(res, meta.Name)
 		c.Message = fmt.Sprintf("store: update of %s %q: precondition failed: uid in object %s, stored uid %s; the object was deleted and re-created", res.GroupResource(), meta.Name, meta.UID, oldMeta.UID)
@@ -194,11 +201,11 @@ func (s *etcdStore) tryUpdate(ctx context.Context, res *api.Resource, key string
 	if err != nil {
 		return nil, err
 	}
-	changed, err := specChanged(cur.Value, data)
+	newFields, err := splitTopLevel(data, fmt.Sprintf("new %s %q", res.GroupResource(), meta.Name))
 	if err != nil {
 		return nil, err
 	}
-	if changed {
+	if specChanged(oldFields, newFields) {
 		meta.Generation++
 		if data, err = encode(res, obj); err != nil {
 			return nil, err
