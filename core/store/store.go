@@ -23,20 +23,29 @@ type Store interface {
 	// List reads objects of a resource, in one namespace or all ("").
 	List(ctx context.Context, res *api.Resource, namespace string, opts ListOptions) (*ListResult, error)
 	// Update replaces an object. When obj's resourceVersion is set it must
-	// match the stored one (else Conflict); empty means unconditional.
+	// match the stored one (else Conflict); empty means unconditional. uid,
+	// creationTimestamp and the deletion mark are kept from the stored
+	// object; generation grows when a field outside metadata and status
+	// changes; a write that changes nothing is skipped. Removing the last
+	// finalizer of an object marked for deletion deletes it.
 	Update(ctx context.Context, obj api.Object) (api.Object, error)
 	// GuaranteedUpdate reads, applies mutate and writes, retrying on conflict.
+	// mutate gets a fresh copy on each attempt and must not change the
+	// name or namespace; its error aborts the update and is returned as is.
 	GuaranteedUpdate(ctx context.Context, res *api.Resource, namespace, name string, mutate func(api.Object) error) (api.Object, error)
 	// Delete removes an object. An object with finalizers is not removed: it
 	// gets a deletionTimestamp and stays until its finalizers are cleared by
 	// an Update, which then removes it. Returns the last state of the object.
 	Delete(ctx context.Context, res *api.Resource, namespace, name string, opts DeleteOptions) (api.Object, error)
-	// Watch streams changes after fromRevision (0 = from now). A revision
-	// older than etcd's compaction gives an error for which api.IsGone holds:
-	// the caller must re-list.
+	// Watch streams changes after fromRevision (0 = from now: every change
+	// made after Watch returns). A revision older than etcd's compaction
+	// gives an Error event for which api.IsGone holds, then the channel
+	// closes: the caller must re-list.
 	Watch(ctx context.Context, res *api.Resource, namespace string, fromRevision int64) (Watcher, error)
 	// Revision is the store's current revision.
 	Revision(ctx context.Context) (int64, error)
+	// Close ends the store's watches. It does not close the etcd client,
+	// which belongs to whoever created it.
 	Close() error
 }
 
@@ -59,7 +68,8 @@ type ListResult struct {
 	Revision int64
 	// Continue is set when more items remain.
 	Continue string
-	// Remaining counts the items after this page when Continue is set.
+	// Remaining counts the items after this page when Continue is set and
+	// the list is not filtered; 0 means unknown.
 	Remaining int64
 }
 
@@ -73,7 +83,8 @@ type DeleteOptions struct {
 	// GracePeriodSeconds is recorded as metadata.deletionGracePeriodSeconds.
 	GracePeriodSeconds *int64
 	// Finalizers to add when marking the object for deletion (e.g. the
-	// foregroundDeletion finalizer); only used if the object is kept.
+	// foregroundDeletion finalizer). Giving any keeps the object, marked for
+	// deletion, even if it had no finalizers of its own.
 	AddFinalizers []string
 }
 
