@@ -30,6 +30,9 @@ func TestCreateGetUpdateDelete(t *testing.T) {
 	if created.Kind != "ConfigMap" || created.APIVersion != "v1" {
 		t.Errorf("type meta %+v", created.TypeMeta)
 	}
+	if cur, err := s.Revision(ctx); err != nil || cur < rv(t, created) {
+		t.Errorf("revision %d (%v), want at least the create's %s", cur, err, created.ResourceVersion)
+	}
 
 	got, err := s.Get(ctx, cms, "default", "web")
 	if err != nil {
