@@ -20,6 +20,10 @@ const (
 	IndexController = "controller"
 	// IndexOwner: the UIDs of every ownerReference.
 	IndexOwner = "owner"
+	// IndexOrphan: the namespace of objects without a controller
+	// ownerReference, so controllers find adoption candidates without
+	// scanning a whole namespace.
+	IndexOrphan = "orphan"
 	// IndexNodeName: spec.nodeName of pods ("" for unscheduled pods).
 	IndexNodeName = "spec.nodeName"
 )
@@ -33,6 +37,12 @@ func DefaultIndexers(res *api.Resource) map[string]IndexFunc {
 		IndexController: func(o api.Object) []string {
 			if ref := o.GetObjectMeta().ControllerRef(); ref != nil {
 				return []string{ref.UID}
+			}
+			return nil
+		},
+		IndexOrphan: func(o api.Object) []string {
+			if meta := o.GetObjectMeta(); meta.ControllerRef() == nil {
+				return []string{meta.Namespace}
 			}
 			return nil
 		},

@@ -48,12 +48,15 @@ func TestCacheIndexesFollowUpdatesAndDeletes(t *testing.T) {
 	check(IndexController, "rs1", "p1", "p2")
 	check(IndexOwner, "rs1", "p1", "p2")
 	check(IndexUID, "u3", "p3")
+	check(IndexOrphan, "b", "p3")
+	check(IndexOrphan, "a")
 
 	// p2 gets scheduled and released by its owner: both indexes move.
 	c.Upsert(testPod("a", "p2", "u2", "n2", ""))
 	check(IndexNodeName, "")
 	check(IndexNodeName, "n2", "p2")
 	check(IndexController, "rs1", "p1")
+	check(IndexOrphan, "a", "p2")
 
 	if _, ok := c.Delete("a/p1"); !ok {
 		t.Fatal("Delete of a stored key reported missing")

@@ -84,7 +84,7 @@ func (m *Manager) Handle(name string) *Handle {
 		Informers: m.informers,
 		Recorder:  m.events.Recorder(name + "-controller"),
 		Clock:     m.clock,
-		Logger:    m.log.With("controller", name),
+		Logger:    m.log,
 	}
 }
 
