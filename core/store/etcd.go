@@ -66,7 +66,7 @@ func (s *etcdStore) Create(ctx context.Context, obj api.Object) (api.Object, err
 		Then(clientv3.OpPut(key, string(data))).
 		Commit()
 	if err != nil {
-		return nil, fmt.Errorf("store: create %s %q: %w", res.GroupResource(), meta.Name, err)
+		return nil, etcdError(err, "store: create %s %q", res.GroupResource(), meta.Name)
 	}
 	if !resp.Succeeded {
 		return nil, api.AlreadyExists(res, meta.Name)
@@ -91,7 +91,7 @@ func (s *etcdStore) Get(ctx context.Context, res *api.Resource, namespace, name 
 func (s *etcdStore) read(ctx context.Context, res *api.Resource, key, name string) (*mvccpb.KeyValue, error) {
 	resp, err := s.cli.Get(ctx, key)
 	if err != nil {
-		return nil, fmt.Errorf("store: get %s %q: %w", res.GroupResource(), name, err)
+		return nil, etcdError(err, "store: get %s %q", res.GroupResource(), name)
 	}
 	if len(resp.Kvs) == 0 {
 		return nil, api.NotFound(res, name)
@@ -240,7 +240,7 @@ func (s *etcdStore) finalize(ctx context.Context, res *api.Resource, key string,
 		Else(clientv3.OpGet(key)).
 		Commit()
 	if err != nil {
-		return nil, fmt.Errorf("store: delete %s %q after its finalizers were removed: %w", res.GroupResource(), name, err)
+		return nil, etcdError(err, "store: delete %s %q after its finalizers were removed", res.GroupResource(), name)
 	}
 	if resp.Succeeded {
 		setRevision(obj, resp.Header.Revision)
@@ -262,7 +262,7 @@ func (s *etcdStore) putIf(ctx context.Context, res *api.Resource, key, name stri
 		Else(clientv3.OpGet(key)).
 		Commit()
 	if err != nil {
-		return 0, fmt.Errorf("store: update %s %q: %w", res.GroupResource(), name, err)
+		return 0, etcdError(err, "store: update %s %q", res.GroupResource(), name)
 	}
 	if resp.Succeeded {
 		return resp.Header.Revision, nil
@@ -354,7 +354,7 @@ func (s *etcdStore) deleteIf(ctx context.Context, res *api.Resource, key string,
 		Else(clientv3.OpGet(key)).
 		Commit()
 	if err != nil {
-		return nil, fmt.Errorf("store: delete %s %q: %w", res.GroupResource(), name, err)
+		return nil, etcdError(err, "store: delete %s %q", res.GroupResource(), name)
 	}
 	if !resp.Succeeded {
 		return nil, latestOrNotFound(res, name, resp)
@@ -382,7 +382,7 @@ func (s *etcdStore) Revision(ctx context.Context) (int64, error) {
 	// the cluster's header revision.
 	resp, err := s.cli.Get(ctx, s.keys.prefix+"/", clientv3.WithCountOnly())
 	if err != nil {
-		return 0, fmt.Errorf("store: read current revision: %w", err)
+		return 0, etcdError(err, "store: read current revision")
 	}
 	return resp.Header.Revision, nil
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strings"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -94,7 +93,7 @@ func (s *etcdStore) List(ctx context.Context, res *api.Resource, namespace strin
 			if errors.Is(err, rpctypes.ErrFutureRev) {
 				return nil, api.NewStatus(api.ReasonBadRequest, "invalid continue token: revision %d is in the future; list again without continue", out.Revision)
 			}
-			return nil, fmt.Errorf("store: list %s in namespace %q: %w", res.GroupResource(), namespace, err)
+			return nil, etcdError(err, "store: list %s in namespace %q", res.GroupResource(), namespace)
 		}
 		if out.Revision == 0 {
 			out.Revision = resp.Header.Revision

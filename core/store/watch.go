@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -90,7 +89,7 @@ func (w *etcdWatcher) run(wch clientv3.WatchChan) {
 			return
 		}
 		if err := resp.Err(); err != nil {
-			w.send(Event{Type: Error, Err: fmt.Errorf("store: watch %s from revision %d: %w; re-list and watch again", w.res.GroupResource(), w.from, err)})
+			w.send(Event{Type: Error, Err: etcdError(err, "store: watch %s from revision %d", w.res.GroupResource(), w.from)})
 			return
 		}
 		if resp.IsProgressNotify() {
