@@ -84,17 +84,10 @@ func decodeBody(w http.ResponseWriter, r *http.Request, want api.TypeMeta, into 
 	return decodeJSON(data, want, into)
 }
 
+// decodeJSON strictly decodes data into an object of type want. A body
+// without apiVersion and kind is taken as want; one naming another kind is
+// rejected with a message that says which kind the URL takes.
 func decodeJSON(data []byte, want api.TypeMeta, into api.Object) error {
-	var tm api.TypeMeta
-	if err := json.Unmarshal(data, &tm); err != nil {
-		return badRequest("request body is not a valid JSON object: %v", err)
-	}
-	if tm.APIVersion != "" && tm.APIVersion != want.APIVersion {
-		return badRequest("the API version in the data (%s) does not match the expected API version (%s) of this URL", tm.APIVersion, want.APIVersion)
-	}
-	if tm.Kind != "" && tm.Kind != want.Kind {
-		return badRequest("the kind in the data (%s) does not match the expected kind (%s) of this URL", tm.Kind, want.Kind)
-	}
 	if err := api.DecodeInto(data, into); err != nil {
 		var st *api.Status
 		if errors.As(err, &st) {

@@ -194,6 +194,8 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, ri *requestI
 	for _, ev := range initial {
 		ws.write(ev)
 	}
+	events.Add(float64(ws.written))
+	ws.written = 0
 	if !flush() {
 		return
 	}

@@ -38,7 +38,7 @@ func toStatus(err error) *api.Status {
 // writeStatus writes err as a Status object with its HTTP code.
 func writeStatus(w http.ResponseWriter, r *http.Request, err error) {
 	st := toStatus(err)
-	if st.Code >= 500 {
+	if st.Code >= 500 && r.Context().Err() == nil { // not merely a client that went away
 		slog.Error("apiserver: request failed", "method", r.Method, "path", r.URL.Path, "err", st.Message)
 	}
 	writeJSON(w, int(st.Code), st)
