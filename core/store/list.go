@@ -55,6 +55,9 @@ func (s *etcdStore) List(ctx context.Context, res *api.Resource, namespace strin
 	if err != nil {
 		return nil, err
 	}
+	if opts.Limit < 0 {
+		return nil, api.NewStatus(api.ReasonBadRequest, "list %s: limit must be >= 0 (0 = no limit), got %d", res.GroupResource(), opts.Limit)
+	}
 	resourcePrefix := s.keys.resourcePrefix(res)
 	start, rev := prefix, int64(0)
 	if opts.Continue != "" {

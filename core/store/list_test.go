@@ -155,6 +155,9 @@ func TestListContinueErrors(t *testing.T) {
 		t.Fatalf("first page: %v, continue %q", err, first.Continue)
 	}
 
+	if _, err := s.List(ctx, cms, "a", ListOptions{Limit: -1}); api.ReasonOf(err) != api.ReasonBadRequest {
+		t.Errorf("negative limit: %v, want BadRequest", err)
+	}
 	if _, err := s.List(ctx, cms, "a", ListOptions{Limit: 2, Continue: "not-a-token"}); api.ReasonOf(err) != api.ReasonBadRequest {
 		t.Errorf("garbage token: %v, want BadRequest", err)
 	}
