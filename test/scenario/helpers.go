@@ -29,6 +29,10 @@ func NewDeployment(namespace, name, image string, replicas int32) *api.Deploymen
 	}
 }
 
+func createDeployment(c *Cluster, name string, replicas int32) (*api.Deployment, error) {
+	return client.Create(context.Background(), c.Client, NewDeployment("default", name, "nginx:1", replicas))
+}
+
 // RollingUpdate sets a RollingUpdate strategy with the given bounds.
 func RollingUpdate(d *api.Deployment, maxSurge, maxUnavailable intstr.IntOrString) *api.Deployment {
 	d.Spec.Strategy = api.DeploymentStrategy{Type: "RollingUpdate", RollingUpdate: &api.RollingUpdateDeployment{MaxSurge: &maxSurge, MaxUnavailable: &maxUnavailable}}
