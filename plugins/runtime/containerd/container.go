@@ -16,8 +16,6 @@ import (
 	"github.com/containerd/containerd/oci"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-
-	"github.com/skiff-sh/skiff/core/api"
 )
 
 // Labels on every container the runtime creates. They make a container
@@ -33,46 +31,11 @@ const (
 	labelOOMKilled     = "skiff.container.oom-killed"
 )
 
-// Pod is the sandbox a pod's containers share: its identity, the network
-// namespace the network plugin prepared and the DNS files the agent wrote.
-type Pod struct {
-	UID       string
-	Namespace string
-	Name      string
-	// Hostname is the containers' UTS hostname and the content of their
-	// /etc/hostname (default Name).
-	Hostname string
-	// NetNSPath is the pod's network namespace, e.g. /var/run/netns/skiff-1a2b.
-	// Empty runs the containers in the host's network (hostNetwork pods).
-	NetNSPath string
-	// ResolvConfPath and HostsPath are bind-mounted read-only at
-	// /etc/resolv.conf and /etc/hosts when set.
-	ResolvConfPath string
-	HostsPath      string
-}
-
-func (p Pod) hostname() string {
+func podHostname(p Pod) string {
 	if p.Hostname != "" {
 		return p.Hostname
 	}
 	return p.Name
-}
-
-// Mount binds a host path, materialised by the agent (emptyDir, configMap,
-// secret, hostPath volumes), into a container.
-type Mount struct {
-	HostPath      string
-	ContainerPath string
-	ReadOnly      bool
-}
-
-// CreateOptions are what the agent resolved for one container run.
-type CreateOptions struct {
-	// Attempt counts the container's restarts, from 0; each attempt is a new
-	// containerd container with its own log file.
-	Attempt int
-	// Mounts are the container's volume mounts with host paths resolved.
-	Mounts []Mount
 }
 
 // ContainerID is the containerd ID of attempt of container name in pod uid:
@@ -82,19 +45,18 @@ func ContainerID(podUID, name string, attempt int) string {
 	return hex.EncodeToString(sum[:16])
 }
 
-// CreateContainer creates (but does not start) container c of pod from its
-// image, which must be present (EnsureImage). Env values must be resolved:
-// the agent replaces valueFrom references with values. It returns the
-// container ID.
-func (r *Runtime) CreateContainer(ctx context.Context, pod Pod, c *api.Container, opts CreateOptions) (string, error) {
+// CreateContainer creates (but does not start) attempt c.Attempt of
+// container c of pod from its image, which must be present (EnsureImage).
+// It returns the container ID.
+func (r *Runtime) CreateContainer(ctx context.Context, pod Pod, c ContainerSpec) (string, error) {
 	ctx = r.ns(ctx)
 	where := fmt.Sprintf("pod %s/%s container %q", pod.Namespace, pod.Name, c.Name)
 	if pod.UID == "" || c.Name == "" {
 		return "", fmt.Errorf("%s: pod uid and container name are required", where)
 	}
-	env, err := containerEnv(c.Env)
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", where, err)
+	env := make([]string, 0, len(c.Env))
+	for _, e := range c.Env {
+		env = append(env, e.Name+"="+e.Value)
 	}
 	image, err := r.client.GetImage(ctx, normalizeRef(c.Image))
 	if err != nil {
@@ -111,22 +73,19 @@ func (r *Runtime) CreateContainer(ctx context.Context, pod Pod, c *api.Container
 	if len(args) == 0 {
 		return "", fmt.Errorf("%s: no command: set command in the pod spec or an entrypoint/cmd in image %q", where, c.Image)
 	}
-	res, err := resourcesFor(c.Resources)
-	if err != nil {
-		return "", fmt.Errorf("%s: resources: %w", where, err)
-	}
+	res := cgroupResourcesFor(c.CPURequestMilli, c.CPULimitMilli, c.MemoryLimitBytes)
 	podDir, err := r.preparePodDir(pod)
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", where, err)
 	}
 
-	id := ContainerID(pod.UID, c.Name, opts.Attempt)
-	logPath := r.logPath(pod.UID, c.Name, opts.Attempt)
+	id := ContainerID(pod.UID, c.Name, c.Attempt)
+	logPath := r.logPath(pod.UID, c.Name, c.Attempt)
 	specOpts := []oci.SpecOpts{
 		oci.WithImageConfig(image),
 		oci.WithProcessArgs(args...),
 		oci.WithEnv(env),
-		oci.WithMounts(podMounts(pod, podDir, opts.Mounts)),
+		oci.WithMounts(podMounts(pod, podDir, c.Mounts)),
 		withResources(res),
 	}
 	if c.WorkingDir != "" {
@@ -138,7 +97,7 @@ func (r *Runtime) CreateContainer(ctx context.Context, pod Pod, c *api.Container
 	if pod.NetNSPath != "" {
 		specOpts = append(specOpts,
 			oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: pod.NetNSPath}),
-			oci.WithHostname(pod.hostname()))
+			oci.WithHostname(podHostname(pod)))
 	} else {
 		specOpts = append(specOpts, oci.WithHostNamespace(specs.NetworkNamespace), oci.WithHostNamespace(specs.UTSNamespace))
 	}
@@ -153,12 +112,12 @@ func (r *Runtime) CreateContainer(ctx context.Context, pod Pod, c *api.Container
 			LabelPodName:       pod.Name,
 			LabelPodNamespace:  pod.Namespace,
 			LabelContainerName: c.Name,
-			LabelAttempt:       strconv.Itoa(opts.Attempt),
+			LabelAttempt:       strconv.Itoa(c.Attempt),
 			labelLogPath:       logPath,
 		}),
 	)
 	if err != nil {
-		return "", fmt.Errorf("%s: create container (attempt %d): %w", where, opts.Attempt, err)
+		return "", fmt.Errorf("%s: create container (attempt %d): %w", where, c.Attempt, err)
 	}
 	return id, nil
 }
@@ -175,21 +134,6 @@ func processArgs(entrypoint, cmd, command, args []string) []string {
 	default:
 		return append(append([]string{}, entrypoint...), cmd...)
 	}
-}
-
-// containerEnv renders env as NAME=value, refusing unresolved references.
-func containerEnv(env []api.EnvVar) ([]string, error) {
-	out := make([]string, 0, len(env))
-	for i, e := range env {
-		if e.Name == "" {
-			return nil, fmt.Errorf("env[%d]: name is empty", i)
-		}
-		if e.ValueFrom != nil && e.Value == "" {
-			return nil, fmt.Errorf("env[%d] %q: valueFrom must be resolved to a value by the agent before the runtime runs the container", i, e.Name)
-		}
-		out = append(out, e.Name+"="+e.Value)
-	}
-	return out, nil
 }
 
 func imageConfig(ctx context.Context, image containerd.Image) (ocispec.ImageConfig, error) {
@@ -216,7 +160,7 @@ func (r *Runtime) preparePodDir(pod Pod) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("pod dir: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "hostname"), []byte(pod.hostname()+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "hostname"), []byte(podHostname(pod)+"\n"), 0o644); err != nil {
 		return "", fmt.Errorf("pod hostname file: %w", err)
 	}
 	return dir, nil

@@ -13,23 +13,6 @@ import (
 	"github.com/containerd/containerd/cio"
 )
 
-// ExecOptions describe a process to run in a running container.
-type ExecOptions struct {
-	Command []string
-	// TTY allocates a terminal; stderr is then merged into Stdout.
-	TTY bool
-	// Stdin, when set, is copied to the process; its EOF closes the
-	// process's stdin.
-	Stdin  io.Reader
-	Stdout io.Writer
-	Stderr io.Writer
-	// Resize, when set, delivers terminal size changes (TTY only).
-	Resize <-chan TerminalSize
-}
-
-// TerminalSize is a TTY's size in characters.
-type TerminalSize struct{ Width, Height uint32 }
-
 // Exec runs a process in running container id, with the container's
 // environment, user and working directory, and returns its exit code.
 // Cancelling ctx kills the process.

@@ -2,7 +2,6 @@ package containerd
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 
@@ -11,16 +10,6 @@ import (
 	"github.com/containerd/containerd/remotes/docker"
 	"github.com/containerd/platforms"
 	"github.com/distribution/reference"
-)
-
-// PullPolicy is a container's imagePullPolicy.
-type PullPolicy string
-
-// The pull policies of Kubernetes.
-const (
-	PullAlways       PullPolicy = "Always"
-	PullIfNotPresent PullPolicy = "IfNotPresent"
-	PullNever        PullPolicy = "Never"
 )
 
 // DefaultPullPolicy is Kubernetes' default for an unset policy: Always for
@@ -38,28 +27,6 @@ func DefaultPullPolicy(ref string) PullPolicy {
 	}
 	return PullIfNotPresent
 }
-
-// Image is an image present in containerd.
-type Image struct {
-	// Ref is the normalised reference, e.g. docker.io/library/busybox:1.36.
-	Ref string
-	// ID is the digest of the image's manifest or index.
-	ID string
-}
-
-// ErrImageNeverPull is returned for a missing image whose policy is Never
-// (the agent reports ErrImageNeverPull).
-var ErrImageNeverPull = errors.New("image is not present and the pull policy is Never")
-
-// PullError is a failed pull; Err carries the registry's or transport's
-// message (the agent reports ErrImagePull, then ImagePullBackOff).
-type PullError struct {
-	Ref string
-	Err error
-}
-
-func (e *PullError) Error() string { return fmt.Sprintf("pull image %q: %v", e.Ref, e.Err) }
-func (e *PullError) Unwrap() error { return e.Err }
 
 // normalizeRef turns "busybox" into "docker.io/library/busybox:latest", the
 // name containerd stores images under. An unparsable reference is returned
@@ -110,7 +77,7 @@ func (r *Runtime) EnsureImage(ctx context.Context, ref string, policy PullPolicy
 		containerd.WithPlatformMatcher(platforms.Default()),
 	)
 	if err != nil {
-		return Image{}, &PullError{Ref: ref, Err: err}
+		return Image{}, &PullError{Ref: ref, Message: err.Error()}
 	}
 	return Image{Ref: img.Name(), ID: img.Target().Digest.String()}, nil
 }

@@ -83,7 +83,7 @@ func startRuntime(t *testing.T) *env {
 	e.restart(t)
 	t.Cleanup(func() {
 		ctx := context.Background()
-		list, err := e.rt.ListPodContainers(ctx)
+		list, err := e.rt.ListContainers(ctx)
 		if err != nil {
 			t.Errorf("cleanup: %v", err)
 		}
@@ -134,7 +134,11 @@ func testPod(name string) Pod {
 func run(t *testing.T, rt *Runtime, pod Pod, c api.Container, attempt int) string {
 	t.Helper()
 	ctx := context.Background()
-	id, err := rt.CreateContainer(ctx, pod, &c, CreateOptions{Attempt: attempt})
+	spec, err := SpecFromAPI(&c, attempt, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := rt.CreateContainer(ctx, pod, spec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +166,7 @@ func waitExit(t *testing.T, rt *Runtime, id string) Exit {
 func readLogs(t *testing.T, rt *Runtime, pod Pod, container string, opts LogOptions) string {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := rt.ReadLogs(context.Background(), pod.UID, container, opts, &buf); err != nil {
+	if err := rt.Logs(context.Background(), pod.UID, container, opts, &buf); err != nil {
 		t.Fatal(err)
 	}
 	return buf.String()
@@ -238,7 +242,11 @@ func TestWebPodOnBridgeNetwork(t *testing.T) {
 		}},
 		VolumeMounts: []api.VolumeMount{{Name: "config", MountPath: "/config", ReadOnly: true}},
 	}
-	id, err := e.rt.CreateContainer(ctx, pod, &web, CreateOptions{Mounts: []Mount{{HostPath: volume, ContainerPath: "/config", ReadOnly: true}}})
+	spec, err := SpecFromAPI(&web, 0, []Mount{{HostPath: volume, ContainerPath: "/config", ReadOnly: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := e.rt.CreateContainer(ctx, pod, spec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,27 +296,27 @@ func TestWebPodOnBridgeNetwork(t *testing.T) {
 	}
 
 	// The memory and CPU limits are in the container's cgroup.
-	spec, err := mustContainer(t, e.rt, id).Spec(e.rt.ns(ctx))
+	ociSpec, err := mustContainer(t, e.rt, id).Spec(e.rt.ns(ctx))
 	if err != nil {
 		t.Fatal(err)
 	}
-	limit := readCgroup(t, "memory", spec.Linux.CgroupsPath, "memory.limit_in_bytes", "memory.max")
+	limit := readCgroup(t, "memory", ociSpec.Linux.CgroupsPath, "memory.limit_in_bytes", "memory.max")
 	if limit != fmt.Sprint(64<<20) {
 		t.Fatalf("cgroup memory limit = %s, want %d", limit, 64<<20)
 	}
-	if quota := readCgroup(t, "cpu", spec.Linux.CgroupsPath, "cpu.cfs_quota_us", "cpu.max"); !strings.HasPrefix(quota, "50000") {
+	if quota := readCgroup(t, "cpu", ociSpec.Linux.CgroupsPath, "cpu.cfs_quota_us", "cpu.max"); !strings.HasPrefix(quota, "50000") {
 		t.Fatalf("cgroup cpu quota = %s, want 50000 per 100000", quota)
 	}
 
 	// An agent restart (new Runtime, new private daemon) adopts the running
 	// container, and its output keeps reaching the log file.
 	e.restart(t)
-	list, err := e.rt.ListPodContainers(ctx)
+	list, err := e.rt.ListContainers(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(list) != 1 || list[0].ID != id || list[0].State != StateRunning || list[0].PodUID != pod.UID || list[0].Name != "web" {
-		t.Fatalf("after restart ListPodContainers = %+v, want the running web container %s", list, id)
+		t.Fatalf("after restart ListContainers = %+v, want the running web container %s", list, id)
 	}
 	if _, err := httpGet(url + "healthz"); err != nil {
 		t.Fatal(err)
@@ -332,7 +340,7 @@ func TestWebPodOnBridgeNetwork(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.State != StateExited || st.ExitCode != 0 || st.Reason != ReasonCompleted || st.StartedAt.IsZero() || st.FinishedAt.Before(st.StartedAt) {
+	if st.State != StateExited || st.ExitCode != 0 || st.Reason != ReasonCompleted || st.StartedAt.IsZero() || st.FinishedAt.Before(st.StartedAt) || !strings.HasPrefix(st.ImageID, "sha256:") {
 		t.Fatalf("status after SIGTERM = %+v, want exited 0 Completed with start/finish times", st)
 	}
 	if logs := readLogs(t, e.rt, pod, "web", LogOptions{}); !strings.Contains(logs, "web: stopped") {
@@ -342,8 +350,8 @@ func TestWebPodOnBridgeNetwork(t *testing.T) {
 	if err := e.rt.RemovePod(ctx, pod.UID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.rt.ContainerStatus(ctx, id); err == nil {
-		t.Fatal("container still exists after RemovePod")
+	if _, err := e.rt.ContainerStatus(ctx, id); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("status after RemovePod: err = %v, want ErrNotFound", err)
 	}
 	if err := network.Detach(ctx, pod.UID); err != nil {
 		t.Fatal(err)
@@ -453,7 +461,7 @@ func TestExitCodesAndLogAttempts(t *testing.T) {
 	if ts := readLogs(t, e.rt, pod, "main", LogOptions{Tail: 1, Previous: true, Timestamps: true}); !strings.HasSuffix(ts, "Z oops\n") {
 		t.Fatalf("timestamped line = %q", ts)
 	}
-	if err := e.rt.ReadLogs(ctx, pod.UID, "other", LogOptions{}, io.Discard); !errors.Is(err, ErrNoLogs) {
+	if err := e.rt.Logs(ctx, pod.UID, "other", LogOptions{}, io.Discard); !errors.Is(err, ErrNoLogs) {
 		t.Fatalf("logs of a container that never ran: err = %v, want ErrNoLogs", err)
 	}
 }
@@ -466,7 +474,7 @@ func TestFollowLogsUntilExit(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	var buf bytes.Buffer
-	if err := e.rt.ReadLogs(ctx, pod.UID, "tick", LogOptions{Follow: true}, &buf); err != nil {
+	if err := e.rt.Logs(ctx, pod.UID, "tick", LogOptions{Follow: true}, &buf); err != nil {
 		t.Fatal(err)
 	}
 	if ctx.Err() != nil {
@@ -528,7 +536,7 @@ func TestPullFromLoopbackRegistry(t *testing.T) {
 
 	_, err = e.rt.EnsureImage(ctx, host+"/test/missing:1", PullAlways)
 	var pullErr *PullError
-	if !errors.As(err, &pullErr) || !strings.Contains(err.Error(), "not found") || !strings.Contains(err.Error(), "test/missing:1") {
+	if !errors.As(err, &pullErr) || !strings.Contains(pullErr.Message, "not found") || !strings.Contains(err.Error(), "test/missing:1") {
 		t.Fatalf("pull of a missing image: err = %v, want a PullError saying not found", err)
 	}
 }

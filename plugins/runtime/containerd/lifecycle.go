@@ -16,47 +16,14 @@ import (
 	"github.com/containerd/containerd/errdefs"
 )
 
-// State of a container.
-type State string
-
-// Container states.
-const (
-	StateCreated State = "created" // created, never started (or its start failed)
-	StateRunning State = "running"
-	StateExited  State = "exited"
-	StateUnknown State = "unknown"
-)
-
-// Termination reasons, as Kubernetes reports them.
-const (
-	ReasonCompleted = "Completed"
-	ReasonError     = "Error"
-	ReasonOOMKilled = "OOMKilled"
-)
-
-// ContainerStatus is the observed state of one container attempt.
-type ContainerStatus struct {
-	ID           string
-	PodUID       string
-	PodNamespace string
-	PodName      string
-	Name         string
-	Attempt      int
-	Image        string
-	State        State
-	ExitCode     int32
-	// Reason is set once exited: Completed, Error or OOMKilled.
-	Reason     string
-	StartedAt  time.Time
-	FinishedAt time.Time
-	LogPath    string
-}
-
 // StartContainer starts a created container, copying its output to its log
 // file.
 func (r *Runtime) StartContainer(ctx context.Context, id string) error {
 	ctx = r.ns(ctx)
 	c, err := r.client.LoadContainer(ctx, id)
+	if errdefs.IsNotFound(err) {
+		return fmt.Errorf("start container %s: %w", id, ErrNotFound)
+	}
 	if err != nil {
 		return fmt.Errorf("start container %s: %w", id, err)
 	}
@@ -249,6 +216,9 @@ func (r *Runtime) RemovePod(ctx context.Context, podUID string) error {
 func (r *Runtime) ContainerStatus(ctx context.Context, id string) (ContainerStatus, error) {
 	ctx = r.ns(ctx)
 	c, err := r.client.LoadContainer(ctx, id)
+	if errdefs.IsNotFound(err) {
+		return ContainerStatus{}, fmt.Errorf("container %s: %w", id, ErrNotFound)
+	}
 	if err != nil {
 		return ContainerStatus{}, fmt.Errorf("container %s: %w", id, err)
 	}
@@ -267,10 +237,13 @@ func (r *Runtime) status(ctx context.Context, c containerd.Container) (Container
 	attempt, _ := strconv.Atoi(l[LabelAttempt])
 	st := ContainerStatus{
 		ID: c.ID(), PodUID: l[LabelPodUID], PodNamespace: l[LabelPodNamespace], PodName: l[LabelPodName],
-		Name: l[LabelContainerName], Attempt: attempt, Image: info.Image, LogPath: l[labelLogPath],
+		Name: l[LabelContainerName], Attempt: attempt, Image: info.Image,
 		State: StateCreated,
 	}
 	st.StartedAt, _ = time.Parse(time.RFC3339Nano, l[labelStartedAt])
+	if img, err := r.client.GetImage(ctx, info.Image); err == nil {
+		st.ImageID = img.Target().Digest.String()
+	}
 	task, err := c.Task(ctx, nil)
 	if errdefs.IsNotFound(err) {
 		return st, nil
@@ -309,13 +282,6 @@ func exitReason(code int32, oomKilled bool) string {
 	}
 }
 
-// Exit is how a container's process ended.
-type Exit struct {
-	Code int32
-	At   time.Time
-	Err  error
-}
-
 // WaitContainer returns a channel that receives the container's exit once
 // (immediately if it has exited already). The agent uses it to apply
 // restartPolicy without polling.
@@ -326,7 +292,7 @@ func (r *Runtime) WaitContainer(ctx context.Context, id string) (<-chan Exit, er
 		return nil, err
 	}
 	if task == nil {
-		return nil, fmt.Errorf("wait for container %s: it has not been started: %w", id, errdefs.ErrNotFound)
+		return nil, fmt.Errorf("wait for container %s: it does not exist or has not been started: %w", id, ErrNotFound)
 	}
 	ch, err := task.Wait(ctx)
 	if err != nil {
@@ -371,11 +337,11 @@ func strconvQuoteFilter(v string) string {
 	return v
 }
 
-// ListPodContainers returns every container of every pod in the runtime's
+// ListContainers returns every container of every pod in the runtime's
 // namespace, so an agent that restarted adopts running containers instead
 // of starting duplicates. It resumes copying the output of running
 // containers whose log copier belonged to a previous Runtime.
-func (r *Runtime) ListPodContainers(ctx context.Context) ([]ContainerStatus, error) {
+func (r *Runtime) ListContainers(ctx context.Context) ([]ContainerStatus, error) {
 	ctx = r.ns(ctx)
 	list, err := r.listContainers(ctx, "")
 	if err != nil {
@@ -391,7 +357,7 @@ func (r *Runtime) ListPodContainers(ctx context.Context) ([]ContainerStatus, err
 			return nil, err
 		}
 		if st.State == StateRunning {
-			if err := r.reattach(ctx, c, st.LogPath); err != nil {
+			if err := r.reattach(ctx, c); err != nil {
 				r.log.Warn("resume container logs", "container", c.ID(), "err", err)
 			}
 		}
@@ -402,14 +368,18 @@ func (r *Runtime) ListPodContainers(ctx context.Context) ([]ContainerStatus, err
 
 // reattach resumes copying a running container's output to its log file
 // from the FIFOs the shim keeps open.
-func (r *Runtime) reattach(ctx context.Context, c containerd.Container, logPath string) error {
+func (r *Runtime) reattach(ctx context.Context, c containerd.Container) error {
 	r.mu.Lock()
 	_, attached := r.streams[c.ID()]
 	r.mu.Unlock()
 	if attached {
 		return nil
 	}
-	logs, err := openLogFile(logPath)
+	labels, err := c.Labels(ctx)
+	if err != nil {
+		return err
+	}
+	logs, err := openLogFile(labels[labelLogPath])
 	if err != nil {
 		return err
 	}

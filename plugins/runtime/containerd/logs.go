@@ -109,24 +109,11 @@ func (w *streamWriter) flush() error {
 	return err
 }
 
-// LogOptions select what ReadLogs returns.
-type LogOptions struct {
-	// Tail is the number of last lines to return; <= 0 returns all.
-	Tail int
-	// Follow keeps streaming new lines until the container exits or ctx is
-	// done.
-	Follow bool
-	// Previous reads the attempt before the latest one (the crashed run).
-	Previous bool
-	// Timestamps prefixes each line with its RFC 3339 time.
-	Timestamps bool
-}
-
 // ErrNoLogs is returned when the requested attempt has no log file.
-var ErrNoLogs = errors.New("no logs")
+var ErrNoLogs = fmt.Errorf("no logs: %w", ErrNotFound)
 
-// ReadLogs writes the logs of container in pod podUID to w.
-func (r *Runtime) ReadLogs(ctx context.Context, podUID, container string, opts LogOptions, w io.Writer) error {
+// Logs writes the logs of container in pod podUID to w.
+func (r *Runtime) Logs(ctx context.Context, podUID, container string, opts LogOptions, w io.Writer) error {
 	attempts, err := logAttempts(filepath.Join(r.podDir(podUID), container))
 	if err != nil {
 		return fmt.Errorf("logs of pod %s container %q: %w", podUID, container, err)

@@ -2,13 +2,10 @@ package containerd
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/containerd/containerd/containers"
 	"github.com/containerd/containerd/oci"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-
-	"github.com/skiff-sh/skiff/core/api"
 )
 
 // CFS period the CPU limit is expressed in, as the kubelet does.
@@ -22,35 +19,22 @@ type cgroupResources struct {
 	memoryLimit int64  // bytes; 0 = none
 }
 
-// resourcesFor maps requests and limits to cgroup settings the way the
-// kubelet does: shares = request millicores * 1024 / 1000 (at least 2, and
-// the limit stands in for a missing request), quota = limit millicores *
-// period / 1000 (at least 1 ms), memory limit as is.
-func resourcesFor(r api.ResourceRequirements) (cgroupResources, error) {
-	var out cgroupResources
-	cpuRequest, hasRequest := r.Requests["cpu"]
-	cpuLimit, hasLimit := r.Limits["cpu"]
-	if !hasRequest && hasLimit {
-		cpuRequest, hasRequest = cpuLimit, true
+// cgroupResourcesFor maps CPU millicores and memory bytes to cgroup
+// settings the way the kubelet does: shares = request * 1024 / 1000 (at
+// least 2; the limit stands in for a missing request), quota = limit *
+// period / 1000 (at least 1 ms), memory limit as is. 0 means unset.
+func cgroupResourcesFor(cpuRequestMilli, cpuLimitMilli, memoryLimitBytes int64) cgroupResources {
+	out := cgroupResources{cpuShares: 2, memoryLimit: max(memoryLimitBytes, 0)}
+	if cpuRequestMilli <= 0 {
+		cpuRequestMilli = cpuLimitMilli
 	}
-	out.cpuShares = 2
-	if hasRequest {
-		out.cpuShares = max(uint64(cpuRequest.MilliValue())*1024/1000, 2)
+	if cpuRequestMilli > 0 {
+		out.cpuShares = max(uint64(cpuRequestMilli)*1024/1000, 2)
 	}
-	if hasLimit {
-		milli := cpuLimit.MilliValue()
-		if milli <= 0 {
-			return out, fmt.Errorf("limits.cpu: must be > 0, got %s", cpuLimit.String())
-		}
-		out.cpuQuota = max(milli*cpuPeriod/1000, 1000)
+	if cpuLimitMilli > 0 {
+		out.cpuQuota = max(cpuLimitMilli*cpuPeriod/1000, 1000)
 	}
-	if mem, ok := r.Limits["memory"]; ok {
-		if mem.Value() <= 0 {
-			return out, fmt.Errorf("limits.memory: must be > 0, got %s", mem.String())
-		}
-		out.memoryLimit = mem.Value()
-	}
-	return out, nil
+	return out
 }
 
 func withResources(res cgroupResources) oci.SpecOpts {

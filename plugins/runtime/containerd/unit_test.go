@@ -33,37 +33,35 @@ func TestProcessArgs(t *testing.T) {
 	}
 }
 
-func TestResourcesFor(t *testing.T) {
+func TestSpecFromAPIAndCgroupResources(t *testing.T) {
 	q := resource.MustParse
-	res, err := resourcesFor(api.ResourceRequirements{
-		Requests: api.ResourceList{"cpu": q("250m")},
-		Limits:   api.ResourceList{"cpu": q("1500m"), "memory": q("128Mi")},
-	})
+	spec, err := SpecFromAPI(&api.Container{
+		Name:      "web",
+		Env:       []api.EnvVar{{Name: "A", Value: "1"}, {Name: "B"}},
+		Resources: api.ResourceRequirements{Requests: api.ResourceList{"cpu": q("250m")}, Limits: api.ResourceList{"cpu": q("1500m"), "memory": q("128Mi")}},
+	}, 2, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if spec.Attempt != 2 || !reflect.DeepEqual(spec.Env, []EnvVar{{Name: "A", Value: "1"}, {Name: "B"}}) ||
+		spec.CPURequestMilli != 250 || spec.CPULimitMilli != 1500 || spec.MemoryLimitBytes != 128<<20 {
+		t.Fatalf("spec = %+v", spec)
+	}
+	res := cgroupResourcesFor(spec.CPURequestMilli, spec.CPULimitMilli, spec.MemoryLimitBytes)
 	if res.cpuShares != 256 || res.cpuQuota != 150_000 || res.memoryLimit != 128<<20 {
 		t.Fatalf("got %+v, want shares 256, quota 150000, memory %d", res, 128<<20)
 	}
 	// The limit stands in for a missing request; tiny limits get 1 ms.
-	res, _ = resourcesFor(api.ResourceRequirements{Limits: api.ResourceList{"cpu": q("1m")}})
-	if res.cpuShares != 2 || res.cpuQuota != 1000 {
+	if res := cgroupResourcesFor(0, 1, 0); res.cpuShares != 2 || res.cpuQuota != 1000 {
 		t.Fatalf("1m limit: got %+v, want shares 2, quota 1000", res)
 	}
-	if res, _ := resourcesFor(api.ResourceRequirements{}); res.cpuShares != 2 || res.cpuQuota != 0 || res.memoryLimit != 0 {
+	if res := cgroupResourcesFor(0, 0, 0); res.cpuShares != 2 || res.cpuQuota != 0 || res.memoryLimit != 0 {
 		t.Fatalf("best effort: got %+v", res)
 	}
-	if _, err := resourcesFor(api.ResourceRequirements{Limits: api.ResourceList{"memory": q("0")}}); err == nil {
+	if _, err := SpecFromAPI(&api.Container{Name: "c", Resources: api.ResourceRequirements{Limits: api.ResourceList{"memory": q("0")}}}, 0, nil); err == nil {
 		t.Fatal("zero memory limit accepted")
 	}
-}
-
-func TestContainerEnvRefusesUnresolvedRefs(t *testing.T) {
-	env, err := containerEnv([]api.EnvVar{{Name: "A", Value: "1"}, {Name: "B"}})
-	if err != nil || !reflect.DeepEqual(env, []string{"A=1", "B="}) {
-		t.Fatalf("got %q, %v", env, err)
-	}
-	_, err = containerEnv([]api.EnvVar{{Name: "S", ValueFrom: &api.EnvVarSource{SecretKeyRef: &api.KeySelector{Name: "s", Key: "k"}}}})
+	_, err = SpecFromAPI(&api.Container{Name: "c", Env: []api.EnvVar{{Name: "S", ValueFrom: &api.EnvVarSource{SecretKeyRef: &api.KeySelector{Name: "s", Key: "k"}}}}}, 0, nil)
 	if err == nil || !strings.Contains(err.Error(), `"S"`) {
 		t.Fatalf("unresolved secret ref: err = %v", err)
 	}
