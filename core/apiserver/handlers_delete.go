@@ -133,6 +133,7 @@ func (s *Server) delete(ctx context.Context, ri *requestInfo, opts *deleteOption
 	switch obj := old.(type) {
 	case *api.Namespace:
 		so.AddFinalizers = append(so.AddFinalizers, FinalizerNamespace)
+		s.noteNamespaceDeleted(obj.Name)
 	case *api.Pod:
 		if obj.Spec.NodeName != "" && !api.IsPodTerminal(obj) {
 			grace := defaultPodGracePeriod

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"reflect"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -101,12 +102,14 @@ func (s *Server) checkNamespaceOf(ri *requestInfo, meta *api.ObjectMeta) error {
 
 // namespaceAcceptsContent rejects creates into a missing (404) or
 // terminating (403) namespace. The namespaces watch cache answers the common
-// case; a miss is confirmed against the store, since the cache may lag a
-// namespace created a moment ago.
+// case; the store is asked when the cache misses (it may lag a namespace
+// created a moment ago) and when this server deleted the namespace within
+// the last minute (the cache may not show it terminating yet), as
+// Kubernetes' NamespaceLifecycle admission does.
 func (s *Server) namespaceAcceptsContent(ctx context.Context, namespace string) error {
 	nsRes, _ := api.ResourceForKind("Namespace")
 	obj, ok := s.cacheFor(nsRes).get(namespace)
-	if !ok || isTerminating(obj) {
+	if !ok || isTerminating(obj) || s.recentlyDeletedNamespace(namespace) {
 		var err error
 		if obj, err = s.store.Get(ctx, nsRes, "", namespace); err != nil {
 			return err
@@ -116,6 +119,33 @@ func (s *Server) namespaceAcceptsContent(ctx context.Context, namespace string) 
 		return api.NewStatus(api.ReasonForbidden, "unable to create new content in namespace %s because it is being terminated", namespace)
 	}
 	return nil
+}
+
+// recentNamespaceDeletion is how long a namespace deleted through this server
+// is checked against the store rather than the cache.
+const recentNamespaceDeletion = time.Minute
+
+func (s *Server) noteNamespaceDeleted(name string) {
+	now := time.Now()
+	s.deletedNamespaces.Range(func(k, v any) bool { // drop expired entries: the set stays small
+		if now.Sub(v.(time.Time)) > recentNamespaceDeletion {
+			s.deletedNamespaces.CompareAndDelete(k, v)
+		}
+		return true
+	})
+	s.deletedNamespaces.Store(name, now)
+}
+
+func (s *Server) recentlyDeletedNamespace(name string) bool {
+	v, ok := s.deletedNamespaces.Load(name)
+	if !ok {
+		return false
+	}
+	if time.Since(v.(time.Time)) > recentNamespaceDeletion {
+		s.deletedNamespaces.CompareAndDelete(name, v)
+		return false
+	}
+	return true
 }
 
 func isTerminating(obj api.Object) bool {

@@ -1,11 +1,16 @@
 package apiserver
 
 import (
+	"context"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/skiff-sh/skiff/core/api"
 )
+
+// requestTimeout bounds every request but watches.
+const requestTimeout = time.Minute
 
 // requestInfo is what a resource URL names.
 type requestInfo struct {
@@ -107,6 +112,13 @@ func (s *Server) routeAPI(w http.ResponseWriter, r *http.Request) {
 		labels.resource += "/" + ri.subresource
 	}
 	labels.verb = verbOf(r, ri)
+	if labels.verb != "WATCH" {
+		// A request that cannot finish in a minute is stuck (etcd lost
+		// quorum); give the client an answer rather than hang.
+		ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
+		defer cancel()
+		r = r.WithContext(ctx)
+	}
 	s.serveResource(w, r, ri, labels.verb)
 }
 

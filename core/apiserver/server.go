@@ -67,6 +67,8 @@ type Server struct {
 
 	cachesMu sync.Mutex
 	caches   map[*api.Resource]*watchCache
+
+	deletedNamespaces sync.Map // name -> time.Time of a DELETE through this server
 }
 
 // New prepares a server: PKI and tokens in DataDir, DATA_DIR/admin.conf

@@ -160,8 +160,19 @@ func TestWatchResumeMissesNothing(t *testing.T) {
 func TestWatchTooOldIsGone(t *testing.T) {
 	ts := newTestServer(t, func(c *Config) { c.WatchCacheSize = 3 })
 	first := decode[api.ConfigMap](t, ts.must(201, "POST", cmPath, configMap("g0", nil, nil)))
+	var last *api.ConfigMap
 	for i := 1; i <= 4; i++ {
-		ts.must(201, "POST", cmPath, configMap(fmt.Sprintf("g%d", i), nil, nil))
+		last = decode[api.ConfigMap](t, ts.must(201, "POST", cmPath, configMap(fmt.Sprintf("g%d", i), nil, nil)))
+	}
+	// Wait until the cache has seen the last write: before that, its ring
+	// still reaches back to g0.
+	res, _ := api.ResourceForKind("ConfigMap")
+	lastRV, _ := strconv.ParseInt(last.ResourceVersion, 10, 64)
+	for deadline := time.Now().Add(10 * time.Second); ts.cacheFor(res).currentRev() < lastRV; {
+		if time.Now().After(deadline) {
+			t.Fatal("watch cache did not catch up in 10s")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	// The ring holds 3 events; g1 has been evicted, so a watch from g0's
 	// revision would miss it.
