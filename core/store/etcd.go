@@ -52,7 +52,11 @@ func (s *etcdStore) Create(ctx context.Context, obj api.Object) (api.Object, err
 	if err != nil {
 		return nil, err
 	}
-	meta.UID = uuid.NewString()
+	// A caller may draw the uid first (the API server does, so defaulting
+	// can derive a Job's selector from it); keep it then.
+	if meta.UID == "" {
+		meta.UID = uuid.NewString()
+	}
 	meta.CreationTimestamp = now()
 	meta.Generation = 1
 	meta.DeletionTimestamp = nil

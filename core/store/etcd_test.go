@@ -330,3 +330,15 @@ func TestGuaranteedUpdateKeepsIdentity(t *testing.T) {
 		t.Errorf("object after a refused mutate: %v %v", got, err)
 	}
 }
+
+// The API server draws a uid before defaulting (a Job's selector is derived
+// from it), so Create must keep a uid it is given.
+func TestCreateKeepsGivenUID(t *testing.T) {
+	ctx, s := testContext(t), newStore(t)
+	in := configMap("default", "given-uid", nil, nil)
+	in.UID = "5f0c1a52-0000-4000-8000-000000000001"
+	created := mustCreate(t, ctx, s, in)
+	if got := created.GetObjectMeta().UID; got != in.UID {
+		t.Fatalf("uid %q, want the given %q", got, in.UID)
+	}
+}
