@@ -57,6 +57,9 @@ func runServer(ctx context.Context, cfg *Config) error {
 		DataDir:   cfg.DataDir,
 		Listen:    cfg.Listen,
 		ExtraSANs: cfg.API.ExtraSANs,
+		// skiff-system holds the cluster's own objects; node heartbeats
+		// (Leases) live in skiff-node-lease, as kube-node-lease in Kubernetes.
+		BootstrapNamespaces: []string{"default", "skiff-system", "skiff-node-lease"},
 	})
 	if err != nil {
 		return err
