@@ -195,9 +195,9 @@ func (h *Host) load(s *Spec, fp string) (*loaded, error) {
 		if err = checkPin(s, code); err != nil {
 			return nil, err
 		}
-		im, err = loadWasm(ctx, h.cache, s, code, args, stderr)
+		im, err = loadWasm(ctx, h.cache, s, code, args, stderr, h.opts.LoadTimeout)
 	case LoaderProcess:
-		im, err = loadProcess(ctx, s, args, log, stderr)
+		im, err = loadProcess(ctx, s, args, log, stderr, h.opts.LoadTimeout)
 	}
 	if err != nil {
 		return nil, err

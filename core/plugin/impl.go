@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/skiff-sh/skiff/sdk"
 	"github.com/skiff-sh/skiff/sdk/abi"
@@ -89,17 +90,38 @@ type remote struct {
 	closer func() error
 	// isRestarting reports a process being restarted.
 	isRestarting func() bool
+	// syncTimeout bounds sending the full node table to a fresh session.
+	syncTimeout time.Duration
 }
 
 func (r *remote) restarting() bool { return r.isRestarting != nil && r.isRestarting() }
 func (r *remote) close() error     { return r.closer() }
 
+// checkCandidates refuses slots that are not nodes of the snapshot: the
+// plugin side trusts them.
+func checkCandidates(snap scheduler.Snapshot, candidates []int32) error {
+	for _, c := range candidates {
+		if c < 0 || int(c) >= len(snap.Nodes) || snap.Nodes[c] == nil {
+			return fmt.Errorf("candidate slot %d is not a node of the table (generation %d)", c, snap.Gen)
+		}
+	}
+	return nil
+}
+
 func (r *remote) schedule(ctx context.Context, op abi.Op, pod *scheduler.Pod, snap scheduler.Snapshot, candidates []int32, decode func(*abi.Reader)) (err error) {
+	if err := checkCandidates(snap, candidates); err != nil {
+		return err
+	}
 	s, err := r.acq.acquire(ctx)
 	if err != nil {
 		return err
 	}
 	defer func() { r.acq.release(s, err) }()
+	if s.syncedGen() == 0 && snap.Gen != 0 {
+		if err := r.fullSync(ctx, s, snap); err != nil {
+			return err
+		}
+	}
 	sc := s.scratch()
 	for attempt := 0; ; attempt++ {
 		since := s.syncedGen()
@@ -129,6 +151,27 @@ func (r *remote) schedule(ctx context.Context, op abi.Op, pod *scheduler.Pod, sn
 		s.setSyncedGen(snap.Gen)
 		return nil
 	}
+}
+
+// fullSync sends the whole node table to a fresh session. Decoding
+// thousands of nodes takes a WASM guest far longer than a pod's call may,
+// so it runs under its own deadline (syncTimeout), not the call's.
+func (r *remote) fullSync(ctx context.Context, s session, snap scheduler.Snapshot) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.syncTimeout)
+	defer cancel()
+	sc := s.scratch()
+	sc.w.Reset()
+	sc.w.U8(uint8(abi.OpSync))
+	sc.changed = sc.w.PutDelta(snap, 0, sc.changed)
+	resp, err := s.roundTrip(ctx, sc.w.Buf)
+	if err != nil {
+		return fmt.Errorf("sending the node table (%d slots): %w", len(snap.Nodes), err)
+	}
+	if err := abi.DecodeStatus(abi.NewReader(resp)); err != nil {
+		return fmt.Errorf("sending the node table (%d slots): %w", len(snap.Nodes), err)
+	}
+	s.setSyncedGen(snap.Gen)
+	return nil
 }
 
 func (r *remote) filter(ctx context.Context, pod *scheduler.Pod, snap scheduler.Snapshot, c []int32, reasons []string) error {

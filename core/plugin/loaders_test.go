@@ -64,9 +64,9 @@ func TestSamePolicyThroughAllLoaders(t *testing.T) {
 	check(zonePod("c"), 100)
 	// Changes reach the out-of-process mirrors as deltas: move a node from
 	// zone a to c, drop another, and add a new one in zone c.
-	table.Set(&scheduler.Node{Name: "node-0000", Labels: map[string]string{"zone": "c"}})
+	table.Set(&scheduler.Node{Name: "node-0000", Labels: scheduler.MakeLabels(map[string]string{"zone": "c"})})
 	table.Remove("node-0003")
-	table.Set(&scheduler.Node{Name: "node-9999", Labels: map[string]string{"zone": "c"}})
+	table.Set(&scheduler.Node{Name: "node-9999", Labels: scheduler.MakeLabels(map[string]string{"zone": "c"})})
 	check(zonePod("a"), 98)
 	check(zonePod("c"), 102)
 }
@@ -82,7 +82,7 @@ func misbehaveHost(t *testing.T, spec Spec) *Plugin {
 }
 
 func modePod(mode string) *scheduler.Pod {
-	return &scheduler.Pod{Namespace: "default", Name: mode, Annotations: map[string]string{"test/mode": mode}}
+	return &scheduler.Pod{Namespace: "default", Name: mode, Annotations: scheduler.MakeLabels(map[string]string{"test/mode": mode})}
 }
 
 // wantFreshInstanceWorks checks that after a broken call the plugin serves

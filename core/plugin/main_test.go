@@ -72,7 +72,7 @@ func zoneTable(n int) *scheduler.NodeTable {
 	for i := range n {
 		t.Set(&scheduler.Node{
 			Name:        fmt.Sprintf("node-%04d", i),
-			Labels:      map[string]string{"zone": string(rune('a' + i%3)), "kubernetes.io/hostname": fmt.Sprintf("node-%04d", i)},
+			Labels:      scheduler.MakeLabels(map[string]string{"zone": string(rune('a' + i%3)), "kubernetes.io/hostname": fmt.Sprintf("node-%04d", i)}),
 			Allocatable: scheduler.Resources{MilliCPU: 8000, Memory: 32 << 30, Pods: 110},
 			Allocated:   scheduler.Resources{MilliCPU: int64(i % 7 * 500), Memory: int64(i%5) << 30, Pods: int64(i % 30)},
 		})
@@ -106,6 +106,6 @@ func score(t *testing.T, p *Plugin, table *scheduler.NodeTable, pod *scheduler.P
 }
 
 func zonePod(zone string) *scheduler.Pod {
-	return &scheduler.Pod{Namespace: "default", Name: "web-" + zone, Annotations: map[string]string{"skiff.io/prefer-zone": zone},
+	return &scheduler.Pod{Namespace: "default", Name: "web-" + zone, Annotations: scheduler.MakeLabels(map[string]string{"skiff.io/prefer-zone": zone}),
 		Requests: scheduler.Resources{MilliCPU: 100, Memory: 64 << 20, Pods: 1}}
 }

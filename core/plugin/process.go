@@ -62,7 +62,7 @@ type processSession struct {
 	sc   *callScratch
 }
 
-func loadProcess(ctx context.Context, spec *Spec, args sdk.Args, log *slog.Logger, stderr io.Writer) (impl, error) {
+func loadProcess(ctx context.Context, spec *Spec, args sdk.Args, log *slog.Logger, stderr io.Writer, syncTimeout time.Duration) (impl, error) {
 	p := &processPlugin{spec: spec, args: args, log: log, stderr: stderr, stop: make(chan struct{})}
 	p.scratch.New = func() any { return new(callScratch) }
 	conn, err := p.start(ctx)
@@ -72,7 +72,7 @@ func loadProcess(ctx context.Context, spec *Spec, args sdk.Args, log *slog.Logge
 	p.current.Store(conn)
 	p.stopped.Add(1)
 	go p.supervise()
-	return &remote{acq: p, closer: p.close, isRestarting: p.restarting.Load}, nil
+	return &remote{acq: p, closer: p.close, isRestarting: p.restarting.Load, syncTimeout: syncTimeout}, nil
 }
 
 // Pid returns the plugin process's id, 0 while it is restarting.

@@ -67,7 +67,7 @@ type Spec struct {
 }
 
 // Loader returns how the spec is loaded.
-func (s *Spec) Loader() LoaderKind {
+func (s Spec) Loader() LoaderKind {
 	switch {
 	case s.Process != "":
 		return LoaderProcess
@@ -78,7 +78,7 @@ func (s *Spec) Loader() LoaderKind {
 }
 
 // Path is the process binary or WASM module, "" for a builtin.
-func (s *Spec) Path() string { return s.Process + s.Wasm }
+func (s Spec) Path() string { return s.Process + s.Wasm }
 
 // key identifies a plugin within a selection.
 func (s *Spec) key() string { return string(s.Point) + "/" + s.Name }

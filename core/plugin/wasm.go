@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -45,7 +46,7 @@ type wasmInstance struct {
 // loadWasm compiles the module (through the host's on-disk compilation
 // cache) and instantiates and configures one instance, so a module that
 // cannot serve fails at load time rather than at its first call.
-func loadWasm(ctx context.Context, cache wazero.CompilationCache, spec *Spec, code []byte, args sdk.Args, stderr *lineLogger) (impl, error) {
+func loadWasm(ctx context.Context, cache wazero.CompilationCache, spec *Spec, code []byte, args sdk.Args, stderr *lineLogger, syncTimeout time.Duration) (impl, error) {
 	cfg := wazero.NewRuntimeConfigCompiler().
 		WithCloseOnContextDone(true).
 		WithMemoryLimitPages(spec.MemoryLimitPages)
@@ -78,7 +79,7 @@ func loadWasm(ctx context.Context, cache wazero.CompilationCache, spec *Spec, co
 		return fail(err)
 	}
 	m.release(s, nil)
-	return &remote{acq: m, closer: m.close}, nil
+	return &remote{acq: m, closer: m.close, syncTimeout: syncTimeout}, nil
 }
 
 func (m *wasmModule) instantiate(ctx context.Context) (*wasmInstance, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/skiff-sh/skiff/sdk"
@@ -25,6 +26,9 @@ const (
 	OpScore  Op = 4
 	// OpAdmit carries an admission request.
 	OpAdmit Op = 5
+	// OpSync carries only a node-table delta: the host sends a full table
+	// to a fresh plugin this way, outside the deadline of a pod's call.
+	OpSync Op = 6
 )
 
 // Status is the first byte of every response.
@@ -109,6 +113,10 @@ func (d *Dispatcher) Handle(ctx context.Context, msg []byte, w *Writer) {
 		err = d.schedule(ctx, op, r, w)
 	case OpAdmit:
 		err = d.admit(ctx, r, w)
+	case OpSync:
+		if err = d.applyDelta(r); err == nil {
+			w.U8(uint8(StatusOK))
+		}
 	default:
 		err = fmt.Errorf("unknown op %d: the host speaks a newer ABI than this plugin's sdk", op)
 	}
@@ -174,20 +182,18 @@ func checkImplements(point sdk.Point, p any) error {
 func (d *Dispatcher) applyDelta(r *Reader) error {
 	since, gen := r.U64(), r.U64()
 	size := r.Len(0)
-	count := r.Len(5)
+	count := r.Len(0)
+	records := r.Section()
+	if err := r.Err(); err != nil {
+		return err
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.plugin == nil {
 		return errors.New("plugin called before configure")
 	}
-	if gen == d.gen && since != 0 { // a concurrent call already applied it
-		for range count {
-			r.I32()
-			if r.Bool() {
-				r.Node()
-			}
-		}
-		return r.Err()
+	if gen == d.gen && since != 0 {
+		return nil // a concurrent call already applied this delta
 	}
 	if since != 0 && since != d.gen {
 		return ErrResync
@@ -204,12 +210,12 @@ func (d *Dispatcher) applyDelta(r *Reader) error {
 		clear(nodes)
 	}
 	for range count {
-		slot := r.I32()
+		slot := records.I32()
 		var n *scheduler.Node
-		if r.Bool() {
-			n = r.Node()
+		if records.Bool() {
+			n = records.Node()
 		}
-		if r.Err() != nil {
+		if records.Err() != nil {
 			break
 		}
 		if slot < 0 || int(slot) >= size {
@@ -217,7 +223,7 @@ func (d *Dispatcher) applyDelta(r *Reader) error {
 		}
 		nodes[slot] = n
 	}
-	if err := r.Err(); err != nil {
+	if err := records.Err(); err != nil {
 		d.gen, d.nodes = 0, nodes[:0] // force a full resync next time
 		return err
 	}
@@ -225,21 +231,33 @@ func (d *Dispatcher) applyDelta(r *Reader) error {
 	return nil
 }
 
+// callScratch is per-call working space, reused so that a guest's steady
+// state does not allocate (allocation and GC dominate Go WASM call costs).
+type callScratch struct {
+	candidates []int32
+	scores     []int64
+	reasons    []string
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(callScratch) }}
+
+// schedule runs a filter or score call. The host checks that candidates are
+// occupied slots of the table it sends, so the plugin side trusts them.
 func (d *Dispatcher) schedule(ctx context.Context, op Op, r *Reader, w *Writer) error {
 	if err := d.applyDelta(r); err != nil {
 		return err
 	}
+	sc := scratchPool.Get().(*callScratch)
+	defer scratchPool.Put(sc)
 	pod := r.Pod()
-	candidates := r.I32s(nil)
+	candidates := r.Candidates(&sc.candidates)
 	if err := r.Err(); err != nil {
 		return err
 	}
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	for _, c := range candidates {
-		if c < 0 || int(c) >= len(d.nodes) || d.nodes[c] == nil {
-			return fmt.Errorf("abi: candidate slot %d is not a node in the table", c)
-		}
+	if n := len(d.nodes); len(candidates) > 0 && int(slices.Max(candidates)) >= n {
+		return fmt.Errorf("abi: candidate slot %d outside the table of %d", slices.Max(candidates), n)
 	}
 	w.U8(uint8(StatusOK))
 	if op == OpScore {
@@ -247,22 +265,25 @@ func (d *Dispatcher) schedule(ctx context.Context, op Op, r *Reader, w *Writer) 
 		if !ok {
 			return fmt.Errorf("plugin %q is not a score plugin", d.desc.Name)
 		}
-		scores := make([]int64, len(candidates))
+		scores, commit := w.ReserveScores(len(candidates), &sc.scores)
 		if err := p.Score(ctx, pod, d.nodes, candidates, scores); err != nil {
 			return err
 		}
-		w.PutScores(scores)
+		commit()
 		return nil
 	}
 	p, ok := d.plugin.(scheduler.FilterPlugin)
 	if !ok {
 		return fmt.Errorf("plugin %q is not a filter plugin", d.desc.Name)
 	}
-	reasons := make([]string, len(candidates))
+	reasons := slices.Grow(sc.reasons[:0], len(candidates))[:len(candidates)]
+	sc.reasons = reasons
+	clear(reasons)
 	if err := p.Filter(ctx, pod, d.nodes, candidates, reasons); err != nil {
 		return err
 	}
 	w.PutReasons(reasons)
+	clear(reasons) // do not keep the plugin's strings alive
 	return nil
 }
 

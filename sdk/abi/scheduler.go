@@ -116,10 +116,10 @@ func (w *Writer) PutPod(p *scheduler.Pod) {
 	w.Str(p.Namespace)
 	w.Str(p.Name)
 	w.Str(p.UID)
-	w.Map(p.Labels)
-	w.Map(p.Annotations)
+	w.Labels(p.Labels)
+	w.Labels(p.Annotations)
 	w.PutResources(&p.Requests)
-	w.Map(p.NodeSelector)
+	w.Labels(p.NodeSelector)
 	w.Len(len(p.Tolerations))
 	for _, t := range p.Tolerations {
 		w.Str(t.Key)
@@ -134,8 +134,8 @@ func (w *Writer) PutPod(p *scheduler.Pod) {
 
 // Pod decodes what PutPod wrote.
 func (r *Reader) Pod() *scheduler.Pod {
-	p := &scheduler.Pod{Namespace: r.Str(), Name: r.Str(), UID: r.Str(), Labels: r.Map(), Annotations: r.Map(),
-		Requests: r.Resources(), NodeSelector: r.Map()}
+	p := &scheduler.Pod{Namespace: r.Str(), Name: r.Str(), UID: r.Str(), Labels: r.Labels(), Annotations: r.Labels(),
+		Requests: r.Resources(), NodeSelector: r.Labels()}
 	if n := r.Len(16); n > 0 {
 		p.Tolerations = make([]scheduler.Toleration, n)
 		for i := range p.Tolerations {
@@ -153,7 +153,7 @@ func (r *Reader) Pod() *scheduler.Pod {
 // PutNode encodes a node record of the node table.
 func (w *Writer) PutNode(n *scheduler.Node) {
 	w.Str(n.Name)
-	w.Map(n.Labels)
+	w.Labels(n.Labels)
 	w.Len(len(n.Taints))
 	for _, t := range n.Taints {
 		w.Str(t.Key)
@@ -168,14 +168,14 @@ func (w *Writer) PutNode(n *scheduler.Node) {
 		p := &n.Pods[i]
 		w.Str(p.Namespace)
 		w.Str(p.Name)
-		w.Map(p.Labels)
+		w.Labels(p.Labels)
 		w.I32s(p.HostPorts)
 	}
 }
 
 // Node decodes what PutNode wrote.
 func (r *Reader) Node() *scheduler.Node {
-	n := &scheduler.Node{Name: r.Str(), Labels: r.Map()}
+	n := &scheduler.Node{Name: r.Str(), Labels: r.Labels()}
 	if k := r.Len(12); k > 0 {
 		n.Taints = make([]scheduler.Taint, k)
 		for i := range n.Taints {
@@ -188,7 +188,7 @@ func (r *Reader) Node() *scheduler.Node {
 	if k := r.Len(16); k > 0 {
 		n.Pods = make([]scheduler.PodRef, k)
 		for i := range n.Pods {
-			n.Pods[i] = scheduler.PodRef{Namespace: r.Str(), Name: r.Str(), Labels: r.Map()}
+			n.Pods[i] = scheduler.PodRef{Namespace: r.Str(), Name: r.Str(), Labels: r.Labels()}
 			if ports := r.I32s(nil); len(ports) > 0 {
 				n.Pods[i].HostPorts = ports
 			}
@@ -197,10 +197,10 @@ func (r *Reader) Node() *scheduler.Node {
 	return n
 }
 
-// PutSchedCall encodes a filter or score call: the node-table delta that
-// brings a mirror at generation since up to snap.Gen, the pod and the
-// candidate slots. changed is scratch space for the delta's slots.
-func (w *Writer) PutSchedCall(snap scheduler.Snapshot, since uint64, pod *scheduler.Pod, candidates []int32, changed []int32) []int32 {
+// PutDelta encodes the node-table delta that brings a mirror at
+// generation since up to snap.Gen (an OpSync payload, and the head of every
+// filter and score call). changed is scratch space for the delta's slots.
+func (w *Writer) PutDelta(snap scheduler.Snapshot, since uint64, changed []int32) []int32 {
 	changed = changed[:0]
 	if since != snap.Gen {
 		changed = snap.Changes(since, changed)
@@ -209,38 +209,26 @@ func (w *Writer) PutSchedCall(snap scheduler.Snapshot, since uint64, pod *schedu
 	w.U64(snap.Gen)
 	w.Len(len(snap.Nodes))
 	w.Len(len(changed))
-	for _, slot := range changed {
-		w.I32(slot)
-		n := snap.Nodes[slot]
-		w.Bool(n != nil)
-		if n != nil {
-			w.PutNode(n)
+	w.PutSection(func() {
+		for _, slot := range changed {
+			w.I32(slot)
+			n := snap.Nodes[slot]
+			w.Bool(n != nil)
+			if n != nil {
+				w.PutNode(n)
+			}
 		}
-	}
-	w.PutPod(pod)
-	w.I32s(candidates)
+	})
 	return changed
 }
 
-// PutScores encodes a score result.
-func (w *Writer) PutScores(scores []int64) {
-	w.Len(len(scores))
-	for _, s := range scores {
-		w.I64(s)
-	}
-}
-
-// Scores decodes a score result into dst, which must have the length the
-// call had candidates.
-func (r *Reader) Scores(dst []int64) {
-	n := r.Len(8)
-	if r.err == nil && n != len(dst) {
-		r.err = errCount("scores", n, len(dst))
-		return
-	}
-	for i := range dst {
-		dst[i] = r.I64()
-	}
+// PutSchedCall encodes a filter or score call: the delta, the pod and the
+// candidate slots.
+func (w *Writer) PutSchedCall(snap scheduler.Snapshot, since uint64, pod *scheduler.Pod, candidates []int32, changed []int32) []int32 {
+	changed = w.PutDelta(snap, since, changed)
+	w.PutPod(pod)
+	w.PutCandidates(candidates)
+	return changed
 }
 
 // PutReasons encodes a filter result: the distinct reasons, then per

@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/skiff-sh/skiff/sdk/scheduler"
 )
 
 // Writer appends little-endian values to a reusable buffer.
@@ -64,12 +66,12 @@ func (w *Writer) Strs(ss []string) {
 	}
 }
 
-// Map appends a counted list of key/value pairs.
-func (w *Writer) Map(m map[string]string) {
-	w.Len(len(m))
-	for k, v := range m {
-		w.Str(k)
-		w.Str(v)
+// Labels appends a counted list of key/value pairs.
+func (w *Writer) Labels(l scheduler.Labels) {
+	w.Len(len(l))
+	for _, kv := range l {
+		w.Str(kv.Key)
+		w.Str(kv.Value)
 	}
 }
 
@@ -90,6 +92,9 @@ type Reader struct {
 	buf []byte
 	off int
 	err error
+	// arena, when set, is buf as one string: Str returns substrings of it
+	// instead of allocating a string per field.
+	arena string
 }
 
 // NewReader reads b.
@@ -168,7 +173,33 @@ func (r *Reader) Bytes() []byte {
 }
 
 // Str reads a length-prefixed string.
-func (r *Reader) Str() string { return string(r.take(r.Len(0))) }
+func (r *Reader) Str() string {
+	n := r.Len(0)
+	b := r.take(n)
+	if r.arena != "" && b != nil {
+		return r.arena[r.off-n : r.off]
+	}
+	return string(b)
+}
+
+// Section reads a length-prefixed block as a Reader of its own whose
+// strings share one allocation: used for node records, which live as long
+// as the mirror keeps them.
+func (r *Reader) Section() *Reader {
+	b := r.take(r.Len(0))
+	if r.err != nil {
+		return &Reader{err: r.err}
+	}
+	return &Reader{buf: b, arena: string(b)}
+}
+
+// PutSection appends a block written by fill, prefixed by its length.
+func (w *Writer) PutSection(fill func()) {
+	at := len(w.Buf)
+	w.U32(0)
+	fill()
+	binary.LittleEndian.PutUint32(w.Buf[at:], uint32(len(w.Buf)-at-4))
+}
 
 // Strs reads a counted list of strings.
 func (r *Reader) Strs() []string {
@@ -183,18 +214,21 @@ func (r *Reader) Strs() []string {
 	return out
 }
 
-// Map reads a counted list of key/value pairs; an empty list gives nil.
-func (r *Reader) Map() map[string]string {
+// Labels reads a counted list of key/value pairs; an empty list gives nil.
+// Labels from a sender that did not sort them are sorted here.
+func (r *Reader) Labels() scheduler.Labels {
 	n := r.Len(8)
 	if n == 0 {
 		return nil
 	}
-	m := make(map[string]string, n)
-	for range n {
-		k := r.Str()
-		m[k] = r.Str()
+	l := make(scheduler.Labels, n)
+	for i := range l {
+		l[i] = scheduler.Label{Key: r.Str(), Value: r.Str()}
 	}
-	return m
+	if !l.Sorted() {
+		l = scheduler.MakeLabels(l.Map())
+	}
+	return l
 }
 
 // I32s reads a counted list of int32 into dst, reusing its capacity.

@@ -120,36 +120,36 @@ type Affinity struct {
 
 // Pod is the view of the pod being scheduled.
 type Pod struct {
-	Namespace   string            `json:"namespace"`
-	Name        string            `json:"name"`
-	UID         string            `json:"uid,omitempty"`
-	Labels      map[string]string `json:"labels,omitempty"`
-	Annotations map[string]string `json:"annotations,omitempty"`
+	Namespace   string `json:"namespace"`
+	Name        string `json:"name"`
+	UID         string `json:"uid,omitempty"`
+	Labels      Labels `json:"labels,omitempty"`
+	Annotations Labels `json:"annotations,omitempty"`
 	// Requests is the pod's effective request: the sum of its containers'
 	// requests, or the largest init container's if that is more, plus Pods=1.
-	Requests     Resources         `json:"requests"`
-	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
-	Tolerations  []Toleration      `json:"tolerations,omitempty"`
-	Affinity     *Affinity         `json:"affinity,omitempty"`
-	HostPorts    []int32           `json:"hostPorts,omitempty"`
-	Priority     int32             `json:"priority,omitempty"`
+	Requests     Resources    `json:"requests"`
+	NodeSelector Labels       `json:"nodeSelector,omitempty"`
+	Tolerations  []Toleration `json:"tolerations,omitempty"`
+	Affinity     *Affinity    `json:"affinity,omitempty"`
+	HostPorts    []int32      `json:"hostPorts,omitempty"`
+	Priority     int32        `json:"priority,omitempty"`
 }
 
 // PodRef is the view of a pod already bound to (or assumed on) a node.
 type PodRef struct {
-	Namespace string            `json:"namespace"`
-	Name      string            `json:"name"`
-	Labels    map[string]string `json:"labels,omitempty"`
-	HostPorts []int32           `json:"hostPorts,omitempty"`
+	Namespace string  `json:"namespace"`
+	Name      string  `json:"name"`
+	Labels    Labels  `json:"labels,omitempty"`
+	HostPorts []int32 `json:"hostPorts,omitempty"`
 }
 
 // Node is the view of a node. Nodes in a NodeTable are immutable: to change
 // one, Set a new value.
 type Node struct {
-	Name          string            `json:"name"`
-	Labels        map[string]string `json:"labels,omitempty"`
-	Taints        []Taint           `json:"taints,omitempty"`
-	Unschedulable bool              `json:"unschedulable,omitempty"`
+	Name          string  `json:"name"`
+	Labels        Labels  `json:"labels,omitempty"`
+	Taints        []Taint `json:"taints,omitempty"`
+	Unschedulable bool    `json:"unschedulable,omitempty"`
 	// Allocatable is what pods may use; Allocatable.Pods is the pod limit.
 	Allocatable Resources `json:"allocatable"`
 	// Allocated is the sum of the requests of the pods on the node;

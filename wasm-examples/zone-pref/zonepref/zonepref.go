@@ -47,10 +47,10 @@ func New(args sdk.Args, _ sdk.Handle) (any, error) {
 
 // Score implements scheduler.ScorePlugin.
 func (z *ZonePref) Score(_ context.Context, pod *scheduler.Pod, nodes []*scheduler.Node, candidates []int32, scores []int64) error {
-	want, ok := pod.Annotations[z.cfg.Annotation]
+	want, ok := pod.Annotations.Get(z.cfg.Annotation)
 	for i, slot := range candidates {
 		scores[i] = 0
-		if ok && nodes[slot].Labels[z.cfg.Label] == want {
+		if ok && nodes[slot].Labels.Value(z.cfg.Label) == want {
 			scores[i] = z.cfg.Score
 		}
 	}

@@ -11,10 +11,10 @@ import (
 
 func TestScore(t *testing.T) {
 	nodes := []*scheduler.Node{
-		{Name: "n0", Labels: map[string]string{"zone": "a"}},
-		{Name: "n1", Labels: map[string]string{"zone": "b"}},
+		{Name: "n0", Labels: scheduler.MakeLabels(map[string]string{"zone": "a"})},
+		{Name: "n1", Labels: scheduler.MakeLabels(map[string]string{"zone": "b"})},
 		{Name: "n2"},
-		{Name: "n3", Labels: map[string]string{"zone": "a", "rack": "r1"}},
+		{Name: "n3", Labels: scheduler.MakeLabels(map[string]string{"zone": "a", "rack": "r1"})},
 	}
 	all := []int32{0, 1, 2, 3}
 	tests := []struct {
@@ -34,7 +34,7 @@ func TestScore(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := make([]int64, len(all))
-			pod := &scheduler.Pod{Name: "p", Annotations: tt.pod}
+			pod := &scheduler.Pod{Name: "p", Annotations: scheduler.MakeLabels(tt.pod)}
 			if err := p.(scheduler.ScorePlugin).Score(context.Background(), pod, nodes, all, got); err != nil {
 				t.Fatal(err)
 			}

@@ -17,7 +17,7 @@ type misbehave struct{}
 var sink [][]byte
 
 func (misbehave) Score(_ context.Context, pod *scheduler.Pod, _ []*scheduler.Node, cand []int32, out []int64) error {
-	switch pod.Annotations["test/mode"] {
+	switch pod.Annotations.Value("test/mode") {
 	case "loop":
 		for n := 0; ; n++ {
 			if n < 0 {
