@@ -48,6 +48,10 @@ type Config struct {
 	// BootstrapNamespaces are created at start if missing (default
 	// "default" and "kube-system", as Kubernetes).
 	BootstrapNamespaces []string
+	// ExtraHandlers are mounted by path pattern (http.ServeMux syntax, e.g.
+	// "GET /apis/skiff.io/v1/plugins") behind authentication, for read-only
+	// endpoints of components running in the server's process.
+	ExtraHandlers map[string]http.Handler
 }
 
 // Server is the HTTPS API server.
@@ -300,6 +304,9 @@ func (s *Server) buildHandler() http.Handler {
 	mux.HandleFunc("/apis", s.routeAPI)
 	mux.HandleFunc("/apis/", s.routeAPI)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { writeStatus(w, r, notFoundPath(r)) })
+	for pattern, h := range s.cfg.ExtraHandlers {
+		mux.Handle(pattern, h)
+	}
 	authed := s.authenticate(mux)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
