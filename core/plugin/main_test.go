@@ -33,6 +33,8 @@ func run(m *testing.M) int {
 		{"zone-pref.wasm", "./wasm-examples/zone-pref", true},
 		{"misbehave.wasm", "./core/plugin/testdata/misbehave", true},
 		{"zone-pref-process", "./wasm-examples/zone-pref/process", false},
+		{"app-limit.wasm", "./wasm-examples/app-limit", true},
+		{"require-requests.wasm", "./wasm-examples/require-requests", true},
 	}
 	for _, b := range builds {
 		args := []string{"build", "-o", filepath.Join(dir, b.out)}
