@@ -24,6 +24,9 @@ type Config struct {
 	Listen  string      `koanf:"listen"`
 	Store   StoreConfig `koanf:"store"`
 	API     APIConfig   `koanf:"api"`
+	// Scheduler and Plugins are documented in plugins_config.go.
+	Scheduler SchedulerConfig `koanf:"scheduler"`
+	Plugins   PluginsConfig   `koanf:"plugins"`
 }
 
 // StoreConfig selects the embedded etcd (no endpoints) or an external cluster.
@@ -55,6 +58,8 @@ func defaultConfig() Config {
 			DialTimeout:         5 * time.Second,
 			CompactionRetention: time.Hour,
 		},
+		Scheduler: SchedulerConfig{Defaults: true},
+		Plugins:   PluginsConfig{LoadTimeout: 30 * time.Second},
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 
@@ -30,7 +31,7 @@ DATA_DIR, and writes the client config to DATA_DIR/admin.conf (and to
 			if err != nil {
 				return err
 			}
-			return runServer(cmd.Context(), cfg)
+			return runServer(cmd.Context(), cfg, configSource{path: configPath, flags: cmd.Flags()})
 		},
 	}
 	f := cmd.Flags()
@@ -41,7 +42,7 @@ DATA_DIR, and writes the client config to DATA_DIR/admin.conf (and to
 	return cmd
 }
 
-func runServer(ctx context.Context, cfg *Config) error {
+func runServer(ctx context.Context, cfg *Config, src configSource) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data-dir: %w", err)
 	}
@@ -52,11 +53,14 @@ func runServer(ctx context.Context, cfg *Config) error {
 	defer closeEtcd()
 	st := store.NewEtcd(etcd, cfg.Store.Prefix)
 
+	pluginStatus := &pluginStatusHandler{}
 	srv, err := apiserver.New(apiserver.Config{
 		Store:     st,
 		DataDir:   cfg.DataDir,
 		Listen:    cfg.Listen,
 		ExtraSANs: cfg.API.ExtraSANs,
+		// `skiff plugins` reads the plugin host's status here.
+		ExtraHandlers: map[string]http.Handler{"GET " + PluginsPath: pluginStatus},
 		// skiff-system holds the cluster's own objects; node heartbeats
 		// (Leases) live in skiff-node-lease, as kube-node-lease in Kubernetes.
 		BootstrapNamespaces: []string{"default", "skiff-system", "skiff-node-lease"},
@@ -64,6 +68,12 @@ func runServer(ctx context.Context, cfg *Config) error {
 	if err != nil {
 		return err
 	}
+	stopScheduler, err := startScheduler(ctx, cfg, src, srv.Registry(), pluginStatus, srv.ClientConfig())
+	if err != nil {
+		srv.Close()
+		return err
+	}
+	defer stopScheduler()
 	slog.Info("skiffd server starting", "listen", srv.URL(), "data-dir", cfg.DataDir,
 		"client-config", filepath.Join(cfg.DataDir, "admin.conf"))
 	return srv.Run(ctx)
