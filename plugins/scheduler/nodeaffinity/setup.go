@@ -11,18 +11,8 @@ var (
 	ScoreDescriptor  = sdk.NewDescriptor("NodeAffinity", sdk.PointScore)
 )
 
-// NewFilter is the filter's factory; it takes no args.
-func NewFilter(args sdk.Args, _ sdk.Handle) (any, error) {
-	if err := policyutil.NoArgs(FilterDescriptor.Name, args); err != nil {
-		return nil, err
-	}
-	return &Filter{}, nil
-}
-
-// NewScore is the score's factory; it takes no args.
-func NewScore(args sdk.Args, _ sdk.Handle) (any, error) {
-	if err := policyutil.NoArgs(ScoreDescriptor.Name, args); err != nil {
-		return nil, err
-	}
-	return &Score{}, nil
-}
+// NewFilter and NewScore are the factories; the policies take no args.
+var (
+	NewFilter = policyutil.Factory[Filter]("NodeAffinity")
+	NewScore  = policyutil.Factory[Score]("NodeAffinity")
+)

@@ -15,12 +15,7 @@ var (
 )
 
 // NewFit is the filter's factory; it takes no args.
-func NewFit(args sdk.Args, _ sdk.Handle) (any, error) {
-	if err := policyutil.NoArgs(FitDescriptor.Name, args); err != nil {
-		return nil, err
-	}
-	return &Fit{}, nil
-}
+var NewFit = policyutil.Factory[Fit]("NodeResourcesFit")
 
 // AllocationArgs weigh cpu against memory (default 1 each).
 type AllocationArgs struct {

@@ -9,9 +9,4 @@ import (
 var Descriptor = sdk.NewDescriptor("NodeUnschedulable", sdk.PointFilter)
 
 // New is the factory; the policy takes no args.
-func New(args sdk.Args, _ sdk.Handle) (any, error) {
-	if err := policyutil.NoArgs(Descriptor.Name, args); err != nil {
-		return nil, err
-	}
-	return &NodeUnschedulable{}, nil
-}
+var New = policyutil.Factory[NodeUnschedulable]("NodeUnschedulable")

@@ -30,3 +30,14 @@ func Domain(n *scheduler.Node, key string) (string, bool) {
 	}
 	return v, ok
 }
+
+// Factory is the factory of a policy without args: it refuses any args
+// and returns a new T.
+func Factory[T any](name string) sdk.Factory {
+	return func(args sdk.Args, _ sdk.Handle) (any, error) {
+		if err := NoArgs(name, args); err != nil {
+			return nil, err
+		}
+		return new(T), nil
+	}
+}
