@@ -1,0 +1,281 @@
+// Package iptables is the proxy planner that programs services the way
+// kube-proxy's iptables mode does: a SKIFF-SERVICES dispatch chain in the nat
+// table, one SKIFF-SVC-<hash> chain per service port that picks an endpoint
+// at random, one SKIFF-SEP-<hash> chain per endpoint that DNATs to it, and
+// masquerade marking for traffic that would otherwise not return through this
+// node. It only plans: core/node/proxy installs the ruleset.
+package iptables
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base32"
+	"fmt"
+	"math"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/skiff-sh/skiff/sdk"
+	"github.com/skiff-sh/skiff/sdk/proxy"
+)
+
+// Chain names. Every chain the planner owns starts with Prefix.
+const (
+	Prefix          = "SKIFF-"
+	ChainServices   = "SKIFF-SERVICES"
+	ChainNodePorts  = "SKIFF-NODEPORTS"
+	ChainMarkMasq   = "SKIFF-MARK-MASQ"
+	ChainPostrout   = "SKIFF-POSTROUTING"
+	ChainForward    = "SKIFF-FORWARD"
+	svcChainPrefix  = "SKIFF-SVC-"
+	sepChainPrefix  = "SKIFF-SEP-"
+	defaultMasqBit  = 14
+	tableNAT        = "nat"
+	tableFilter     = "filter"
+	maxChainNameLen = 28 // iptables' limit
+)
+
+// Descriptor names the planner at the proxy point.
+var Descriptor = sdk.NewDescriptor("iptables", sdk.PointProxy)
+
+// Planner computes iptables rulesets. It has no state and no arguments.
+type Planner struct{}
+
+var _ proxy.Plugin = (*Planner)(nil)
+
+// New is the factory shared by the builtin, process and WASM builds.
+func New(args sdk.Args, _ sdk.Handle) (any, error) {
+	var none struct{}
+	if err := args.Decode(&none); err != nil {
+		return nil, fmt.Errorf("proxy plugin iptables: %w (it takes no arguments)", err)
+	}
+	return &Planner{}, nil
+}
+
+// Rules implements proxy.Plugin.
+func (*Planner) Rules(_ context.Context, in *proxy.Input) (*proxy.Ruleset, error) {
+	return Plan(in)
+}
+
+// Plan is the planner as a plain function.
+func Plan(in *proxy.Input) (*proxy.Ruleset, error) {
+	p, err := newPlan(in)
+	if err != nil {
+		return nil, err
+	}
+	for i := range in.Services {
+		if err := p.service(&in.Services[i]); err != nil {
+			return nil, err
+		}
+	}
+	return p.finish(), nil
+}
+
+type plan struct {
+	in        *proxy.Input
+	notLocal  string // "! -s <cluster CIDR> " or "" when no CIDR is set
+	markMasq  string
+	nodeIPs   []string
+	services  []string // nat SKIFF-SERVICES
+	nodePorts []string // nat SKIFF-NODEPORTS
+	rejects   []string // filter SKIFF-SERVICES
+	chains    []proxy.Chain
+}
+
+func newPlan(in *proxy.Input) (*plan, error) {
+	bit := in.MasqueradeBit
+	if bit == 0 {
+		bit = defaultMasqBit
+	}
+	if bit < 0 || bit > 31 {
+		return nil, fmt.Errorf("proxy input: masqueradeBit: must be 0-31, got %d", in.MasqueradeBit)
+	}
+	p := &plan{in: in, markMasq: fmt.Sprintf("0x%x", uint32(1)<<bit)}
+	if in.ClusterCIDR != "" {
+		pfx, err := netip.ParsePrefix(in.ClusterCIDR)
+		if err != nil {
+			return nil, fmt.Errorf("proxy input: clusterCIDR: %q is not a CIDR (e.g. 10.244.0.0/16): %v", in.ClusterCIDR, err)
+		}
+		p.notLocal = "! -s " + pfx.Masked().String() + " "
+	}
+	for _, ip := range in.NodeIPs {
+		a, err := netip.ParseAddr(ip)
+		if err != nil || !a.Is4() {
+			return nil, fmt.Errorf("proxy input: nodeIPs: %q is not an IPv4 address", ip)
+		}
+		p.nodeIPs = append(p.nodeIPs, a.String())
+	}
+	return p, nil
+}
+
+func (p *plan) service(svc *proxy.Service) error {
+	where := fmt.Sprintf("service %s/%s", svc.Namespace, svc.Name)
+	vip, err := netip.ParseAddr(svc.ClusterIP)
+	if err != nil || !vip.Is4() {
+		return fmt.Errorf("%s: clusterIP: %q is not an IPv4 address (headless services are not proxied)", where, svc.ClusterIP)
+	}
+	for i := range svc.Ports {
+		port := &svc.Ports[i]
+		proto := strings.ToLower(port.Protocol)
+		if proto != "tcp" && proto != "udp" && proto != "sctp" {
+			return fmt.Errorf("%s: ports[%d].protocol: must be TCP, UDP or SCTP, got %q", where, i, port.Protocol)
+		}
+		portName := svc.Namespace + "/" + svc.Name + ":" + port.Name
+		if strings.ContainsFunc(portName, unsafeInComment) {
+			return fmt.Errorf("%s: ports[%d]: name %q may only hold lowercase letters, digits, '-' and '.'", where, i, portName)
+		}
+		if port.Port < 1 || port.Port > 65535 || port.NodePort < 0 || port.NodePort > 65535 {
+			return fmt.Errorf("%s: ports[%d]: port %d / nodePort %d out of range 1-65535", where, i, port.Port, port.NodePort)
+		}
+		for j, ep := range port.Endpoints {
+			if a, err := netip.ParseAddr(ep.IP); err != nil || !a.Is4() || a.String() != ep.IP || ep.Port < 1 || ep.Port > 65535 {
+				return fmt.Errorf("%s: ports[%d].endpoints[%d]: %q:%d is not an IPv4 address and port", where, i, j, ep.IP, ep.Port)
+			}
+		}
+		if len(port.Endpoints) == 0 {
+			// No ready endpoint: refuse new connections at once rather than
+			// letting clients wait for a SYN that goes nowhere.
+			p.rejects = append(p.rejects, fmt.Sprintf("-d %s/32 -p %s -m comment --comment \"%s has no endpoints\" -m %s --dport %d -j REJECT --reject-with icmp-port-unreachable",
+				vip, proto, portName, proto, port.Port))
+			if port.NodePort != 0 {
+				for _, ip := range p.nodeIPs {
+					p.rejects = append(p.rejects, fmt.Sprintf("-d %s/32 -p %s -m comment --comment \"%s has no endpoints\" -m %s --dport %d -j REJECT --reject-with icmp-port-unreachable",
+						ip, proto, portName, proto, port.NodePort))
+				}
+			}
+			continue
+		}
+		svcChain := chainName(svcChainPrefix, portName+"/"+proto)
+		p.services = append(p.services, fmt.Sprintf("-d %s/32 -p %s -m comment --comment \"%s cluster IP\" -m %s --dport %d -j %s",
+			vip, proto, portName, proto, port.Port, svcChain))
+		if port.NodePort != 0 {
+			// NodePort traffic always comes from outside: masquerade it so
+			// the endpoint's reply returns through this node.
+			np := fmt.Sprintf("-p %s -m %s --dport %d", proto, proto, port.NodePort)
+			p.nodePorts = append(p.nodePorts, np+" -j "+ChainMarkMasq, np+" -j "+svcChain)
+		}
+		p.endpoints(svc, port, proto, portName, svcChain)
+	}
+	return nil
+}
+
+// endpoints writes the SVC chain of a port and one SEP chain per endpoint.
+func (p *plan) endpoints(svc *proxy.Service, port *proxy.Port, proto, portName, svcChain string) {
+	eps := uniqueEndpoints(port.Endpoints)
+	n := len(eps)
+	rules := make([]string, 0, 1+2*n)
+	if p.notLocal != "" {
+		rules = append(rules, p.notLocal+"-j "+ChainMarkMasq)
+	}
+	affinity := svc.SessionAffinity == "ClientIP"
+	seconds := svc.AffinitySeconds
+	if seconds <= 0 {
+		seconds = 10800
+	}
+	sepChains := make([]string, n)
+	for i, ep := range eps {
+		sepChains[i] = chainName(sepChainPrefix, portName+"/"+proto+"/"+ep.IP+":"+strconv.Itoa(int(ep.Port)))
+	}
+	if affinity {
+		for _, sep := range sepChains {
+			rules = append(rules, fmt.Sprintf("-m recent --rcheck --seconds %d --reap --name %s --mask 255.255.255.255 --rsource -j %s", seconds, sep, sep))
+		}
+	}
+	for i, sep := range sepChains {
+		if left := n - i; left > 1 {
+			rules = append(rules, "-m statistic --mode random --probability "+probability(left)+" -j "+sep)
+		} else {
+			rules = append(rules, "-j "+sep)
+		}
+	}
+	p.chains = append(p.chains, proxy.Chain{Table: tableNAT, Name: svcChain, Rules: rules})
+	for i, ep := range eps {
+		sep := sepChains[i]
+		recent := ""
+		if affinity {
+			recent = "-m recent --set --name " + sep + " --mask 255.255.255.255 --rsource "
+		}
+		p.chains = append(p.chains, proxy.Chain{Table: tableNAT, Name: sep, Rules: []string{
+			// Hairpin: a pod reaching itself through its service must be
+			// masqueraded, or it would answer its own address directly.
+			"-s " + ep.IP + "/32 -j " + ChainMarkMasq,
+			fmt.Sprintf("-p %s %s-m %s -j DNAT --to-destination %s:%d", proto, recent, proto, ep.IP, ep.Port),
+		}})
+	}
+}
+
+// unsafeInComment reports a character that could break out of a quoted
+// iptables comment.
+func unsafeInComment(r rune) bool {
+	return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || strings.ContainsRune("-./:", r))
+}
+
+// uniqueEndpoints drops repeated endpoints, which would name one SEP chain
+// twice.
+func uniqueEndpoints(eps []proxy.Endpoint) []proxy.Endpoint {
+	seen := make(map[proxy.Endpoint]bool, len(eps))
+	out := eps[:0:0]
+	for _, ep := range eps {
+		if !seen[ep] {
+			seen[ep] = true
+			out = append(out, ep)
+		}
+	}
+	return out
+}
+
+// probability is 1/n as iptables-save prints it: the kernel keeps it as a
+// fraction of 2^31 and iptables prints that with 11 decimals.
+func probability(n int) string {
+	v := math.Round(float64(0x80000000) / float64(n))
+	return strconv.FormatFloat(v/float64(0x80000000), 'f', 11, 64)
+}
+
+// chainName is prefix + 16 base32 characters of a SHA-256 of key, as
+// kube-proxy names its chains: stable across restarts and within the 28
+// characters iptables allows.
+func chainName(prefix, key string) string {
+	sum := sha256.Sum256([]byte(key))
+	name := prefix + base32.StdEncoding.EncodeToString(sum[:])[:16]
+	if len(name) > maxChainNameLen {
+		panic("chain name too long: " + name)
+	}
+	return name
+}
+
+func (p *plan) finish() *proxy.Ruleset {
+	services := p.services
+	for _, ip := range p.nodeIPs {
+		services = append(services, "-d "+ip+"/32 -j "+ChainNodePorts)
+	}
+	mark := p.markMasq + "/" + p.markMasq
+	fixed := []proxy.Chain{
+		{Table: tableNAT, Name: ChainServices, Rules: services},
+		{Table: tableNAT, Name: ChainNodePorts, Rules: p.nodePorts},
+		{Table: tableNAT, Name: ChainMarkMasq, Rules: []string{"-j MARK --set-xmark " + mark}},
+		{Table: tableNAT, Name: ChainPostrout, Rules: []string{
+			"-m mark ! --mark " + mark + " -j RETURN",
+			"-j MARK --set-xmark " + p.markMasq + "/0x0", // clear the bit: a re-routed packet is not masqueraded twice
+			"-j MASQUERADE",
+		}},
+		{Table: tableFilter, Name: ChainServices, Rules: p.rejects},
+		// Forward what was DNATed to a service even when FORWARD's policy
+		// is DROP (as Docker sets it).
+		{Table: tableFilter, Name: ChainForward, Rules: []string{"-m mark --mark " + mark + " -j ACCEPT"}},
+	}
+	newConn := []string{"-m", "conntrack", "--ctstate", "NEW", "-m", "comment", "--comment", "skiff service rejects", "-j", ChainServices}
+	return &proxy.Ruleset{
+		Prefix: Prefix,
+		Chains: append(fixed, p.chains...),
+		Jumps: []proxy.Jump{
+			{Table: tableNAT, Chain: "PREROUTING", Args: []string{"-m", "comment", "--comment", "skiff service portals", "-j", ChainServices}},
+			{Table: tableNAT, Chain: "OUTPUT", Args: []string{"-m", "comment", "--comment", "skiff service portals", "-j", ChainServices}},
+			{Table: tableNAT, Chain: "POSTROUTING", Args: []string{"-m", "comment", "--comment", "skiff postrouting rules", "-j", ChainPostrout}},
+			{Table: tableFilter, Chain: "INPUT", Args: newConn},
+			{Table: tableFilter, Chain: "FORWARD", Args: newConn},
+			{Table: tableFilter, Chain: "OUTPUT", Args: newConn},
+			{Table: tableFilter, Chain: "FORWARD", Args: []string{"-m", "comment", "--comment", "skiff forwarding rules", "-j", ChainForward}},
+		},
+	}
+}
