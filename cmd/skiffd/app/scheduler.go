@@ -46,6 +46,8 @@ func (h *pluginStatusHandler) ServeHTTP(w http.ResponseWriter, _ *http.Request) 
 type configSource struct {
 	path  string
 	flags *pflag.FlagSet
+	// reloaded, if set, is told the outcome of each reload (for tests).
+	reloaded func(error)
 }
 
 // startScheduler builds the plugin host with the configured selection (an
@@ -95,7 +97,7 @@ func runScheduler(ctx context.Context, cfg *Config, src configSource, host *plug
 		return err
 	}
 	if src.path != "" {
-		watchSelection(ctx, src.path, src.flags, host, log, nil)
+		watchSelection(ctx, src.path, src.flags, host, log, src.reloaded)
 	}
 	events := reconcile.NewEventSink(c, nil, log)
 	go events.Run(ctx)
