@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/skiff-sh/skiff/core/api"
@@ -33,7 +34,12 @@ const (
 	aggregateWindow = 10 * time.Minute
 	// maxTracked bounds the memory of recent events kept for aggregation.
 	maxTracked = 4096
-	sinkBuffer = 1024
+	sinkBuffer = 4096
+	// sinkWriters write events in parallel: one round trip at a time would
+	// fall behind a burst of thousands of pod creations.
+	sinkWriters = 4
+	// dropLogInterval rate-limits the warning about dropped events.
+	dropLogInterval = 10 * time.Second
 )
 
 // eventWriter is the part of the API the sink needs; an interface so the
@@ -67,6 +73,9 @@ type EventSink struct {
 
 	mu     sync.Mutex
 	recent map[string]*trackedEvent
+
+	dropped     atomic.Int64
+	lastDropLog atomic.Int64 // unix nanos
 }
 
 type trackedEvent struct {
@@ -98,6 +107,18 @@ func (s *EventSink) Recorder(component string) Recorder {
 
 // Run writes queued events until ctx ends.
 func (s *EventSink) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for range sinkWriters {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.writeLoop(ctx)
+		}()
+	}
+	wg.Wait()
+}
+
+func (s *EventSink) writeLoop(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
@@ -177,7 +198,18 @@ func (r *recorder) Event(obj api.Object, eventType, reason, message string) {
 	select {
 	case r.sink.queue <- ev:
 	default:
-		r.sink.log.Warn("event queue full, dropping event", "reason", reason, "object", ev.InvolvedObject.Name)
+		r.sink.drop()
+	}
+}
+
+// drop counts an event that did not fit the queue and says so at most once
+// per dropLogInterval.
+func (s *EventSink) drop() {
+	n := s.dropped.Add(1)
+	now := time.Now().UnixNano()
+	last := s.lastDropLog.Load()
+	if now-last >= int64(dropLogInterval) && s.lastDropLog.CompareAndSwap(last, now) {
+		s.log.Warn("event queue full: dropping events; the API server is not keeping up", "dropped_total", n)
 	}
 }
 

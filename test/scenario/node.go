@@ -57,7 +57,7 @@ func StartTestNodes(t testing.TB, c *client.Client, n int, log *slog.Logger) *Te
 	tn.wg.Add(1)
 	go func() {
 		defer tn.wg.Done()
-		_ = ctrl.Run(runCtx, 8)
+		_ = ctrl.Run(runCtx, 16)
 	}()
 	t.Cleanup(tn.Stop)
 	return tn
@@ -153,4 +153,15 @@ func (tn *TestNodes) makeRunning(ctx context.Context, pod *api.Pod) error {
 		return fmt.Errorf("test node: set pod %s running: %w", pod.Key(), err)
 	}
 	return nil
+}
+
+// RunningPods counts the pods the test nodes have made Running and Ready.
+func (tn *TestNodes) RunningPods() int {
+	n := 0
+	for _, p := range tn.pods.List("", nil) {
+		if api.IsPodActive(p) && api.IsPodReady(p) {
+			n++
+		}
+	}
+	return n
 }

@@ -49,6 +49,7 @@ type Controller struct {
 	recorder reconcile.Recorder
 	clock    reconcile.Clock
 	log      *slog.Logger
+	status   *internal.StatusBatcher
 }
 
 var _ reconcile.Reconciler = (*Controller)(nil)
@@ -116,6 +117,7 @@ func (r *rollout) old() []*api.ReplicaSet {
 func (c *Controller) Reconcile(ctx context.Context, key string) (reconcile.Result, error) {
 	d, ok := c.deploys.GetByKey(key)
 	if !ok {
+		c.status.Forget(key)
 		return reconcile.Result{}, nil
 	}
 	sel, err := api.SelectorFromLabelSelector(d.Spec.Selector)

@@ -3,6 +3,7 @@ package deployment
 import (
 	"github.com/skiff-sh/skiff/core/api"
 	"github.com/skiff-sh/skiff/core/reconcile"
+	"github.com/skiff-sh/skiff/plugins/controllers/internal"
 )
 
 // Name is the controller's name in skiffd's configuration.
@@ -22,6 +23,7 @@ func New(h *reconcile.Handle) (*reconcile.Controller, error) {
 		recorder: h.Recorder,
 		clock:    h.Clock,
 		log:      h.Logger,
+		status:   internal.NewStatusBatcher(h.Clock),
 	}
 	ctrl := reconcile.NewController(Name, c, h.Clock, h.Logger)
 	ctrl.Watch(dInf, reconcile.KeyOfObject)

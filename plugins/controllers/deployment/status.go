@@ -33,6 +33,14 @@ func (c *Controller) syncStatus(ctx context.Context, r *rollout) (reconcile.Resu
 	if statusEqual(&r.d.Status, &status) {
 		return reconcile.Result{RequeueAfter: requeue}, nil
 	}
+	key := r.d.Key()
+	if wait := c.status.Delay(key, r.complete() || !conditionsEqual(r.d.Status.Conditions, status.Conditions) ||
+		status.ObservedGeneration != r.d.Status.ObservedGeneration); wait > 0 {
+		if requeue == 0 || wait < requeue {
+			requeue = wait
+		}
+		return reconcile.Result{RequeueAfter: requeue}, nil
+	}
 	if status.Conditions != nil {
 		if cond := getCondition(&status, ConditionProgressing); cond != nil && cond.Reason == ReasonProgressDeadlineExceeded {
 			if old := getCondition(&r.d.Status, ConditionProgressing); old == nil || old.Reason != ReasonProgressDeadlineExceeded {
@@ -48,6 +56,7 @@ func (c *Controller) syncStatus(ctx context.Context, r *rollout) (reconcile.Resu
 		}
 		return reconcile.Result{}, fmt.Errorf("deployment %q: update status: %w", r.d.Key(), err)
 	}
+	c.status.Wrote(key)
 	return reconcile.Result{RequeueAfter: requeue}, nil
 }
 
@@ -198,8 +207,15 @@ func statusEqual(a, b *api.DeploymentStatus) bool {
 		(a.CollisionCount == nil) != (b.CollisionCount == nil) || (a.CollisionCount != nil && *a.CollisionCount != *b.CollisionCount) {
 		return false
 	}
-	for i := range a.Conditions {
-		x, y := a.Conditions[i], b.Conditions[i]
+	return conditionsEqual(a.Conditions, b.Conditions)
+}
+
+func conditionsEqual(a, b []api.DeploymentCondition) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		x, y := a[i], b[i]
 		if x.Type != y.Type || x.Status != y.Status || x.Reason != y.Reason || x.Message != y.Message ||
 			!x.LastUpdateTime.Equal(y.LastUpdateTime) || !x.LastTransitionTime.Equal(y.LastTransitionTime) {
 			return false

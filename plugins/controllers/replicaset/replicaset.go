@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"time"
 
 	"github.com/skiff-sh/skiff/core/api"
 	"github.com/skiff-sh/skiff/core/client"
@@ -22,6 +23,7 @@ type Controller struct {
 	clock    reconcile.Clock
 	log      *slog.Logger
 	exp      *internal.Expectations
+	status   *internal.StatusBatcher
 	// burst caps the creates or deletes of one reconcile, so one huge
 	// ReplicaSet cannot starve the others or flood the API server.
 	burst int
@@ -103,6 +105,7 @@ func (c *Controller) Reconcile(ctx context.Context, key string) (reconcile.Resul
 	rs, ok := c.rsets.GetByKey(key)
 	if !ok {
 		c.exp.Forget(key)
+		c.status.Forget(key)
 		return reconcile.Result{}, nil
 	}
 	sel, err := api.SelectorFromLabelSelector(rs.Spec.Selector)
@@ -128,15 +131,36 @@ func (c *Controller) Reconcile(ctx context.Context, key string) (reconcile.Resul
 	}
 	now := c.clock.Now()
 	status := computeStatus(rs, active, now)
+	requeue := nextAvailableCheck(rs, active, now)
 	if statusChanged(&rs.Status, &status) {
-		updated := *rs // shallow: only Status changes, and it is replaced
-		updated.Status = status
-		if _, err := client.UpdateStatus(ctx, c.client, &updated); err != nil && !api.IsNotFound(err) {
-			return reconcile.Result{}, errors.Join(manageErr, claimErr, err)
+		if wait := c.status.Delay(key, isFinal(rs, &status)); wait > 0 {
+			requeue = minPositive(requeue, wait)
+		} else {
+			updated := *rs // shallow: only Status changes, and it is replaced
+			updated.Status = status
+			if _, err := client.UpdateStatus(ctx, c.client, &updated); err != nil && !api.IsNotFound(err) {
+				return reconcile.Result{}, errors.Join(manageErr, claimErr, err)
+			}
+			c.status.Wrote(key)
 		}
 	}
 	if err := errors.Join(manageErr, claimErr); err != nil {
 		return reconcile.Result{}, err
 	}
-	return reconcile.Result{RequeueAfter: nextAvailableCheck(rs, active, now)}, nil
+	return reconcile.Result{RequeueAfter: requeue}, nil
+}
+
+// isFinal reports whether a status is worth writing at once: the
+// ReplicaSet converged or its spec changed.
+func isFinal(rs *api.ReplicaSet, st *api.ReplicaSetStatus) bool {
+	want := internal.Replicas(rs.Spec.Replicas)
+	return st.ObservedGeneration != rs.Status.ObservedGeneration ||
+		(st.Replicas == want && st.AvailableReplicas == want && st.FullyLabeledReplicas == want)
+}
+
+func minPositive(a, b time.Duration) time.Duration {
+	if a == 0 || b < a {
+		return b
+	}
+	return a
 }

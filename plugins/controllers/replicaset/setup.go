@@ -50,6 +50,7 @@ func New(h *reconcile.Handle, cfg Config) (*reconcile.Controller, error) {
 		clock:    h.Clock,
 		log:      h.Logger,
 		exp:      internal.NewExpectations(h.Clock),
+		status:   internal.NewStatusBatcher(h.Clock),
 		burst:    cfg.Burst,
 	}
 	ctrl := reconcile.NewController(Name, c, h.Clock, h.Logger)
