@@ -101,7 +101,7 @@ func defaultNodeIP() string {
 // desiredNode is the Node as this agent registers it, without status.
 func (a *Agent) desiredNode(podCIDR string) *api.Node {
 	labels := map[string]string{
-		LabelHostname:           a.cfg.Hostname,
+		LabelHostname:            a.cfg.Hostname,
 		"kubernetes.io/hostname": a.cfg.Hostname,
 		"kubernetes.io/os":       goruntime.GOOS,
 		"kubernetes.io/arch":     goruntime.GOARCH,

@@ -135,8 +135,8 @@ type probeSet struct {
 	mu       sync.Mutex
 	onChange func()
 	started  bool
-	ready   bool
-	failure bool // liveness or startup failed: restart
+	ready    bool
+	failure  bool // liveness or startup failed: restart
 }
 
 func (w *podWorker) startProbes(pod *api.Pod, c *api.Container, st *containerState) *probeSet {

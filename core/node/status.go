@@ -1,9 +1,9 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
-	"bytes"
 	"time"
 
 	"github.com/skiff-sh/skiff/core/api"
