@@ -139,26 +139,33 @@ type selectionWatcher struct {
 	timer *time.Timer
 }
 
-// watchSelection starts watching path until ctx ends.
+// watchSelection watches path until ctx ends. The first watch is set up
+// before it returns, so no edit made after it is missed.
 func watchSelection(ctx context.Context, path string, flags *pflag.FlagSet, host *plugin.Host, log *slog.Logger, applied func(error)) {
 	w := &selectionWatcher{path: path, flags: flags, host: host, log: log, applied: applied}
-	go w.run(ctx)
+	fp, stopped, err := w.watch(ctx)
+	go w.run(ctx, fp, stopped, err)
 }
 
-func (w *selectionWatcher) run(ctx context.Context) {
-	for ctx.Err() == nil {
-		stopped := make(chan error, 1)
-		fp := file.Provider(w.path)
-		err := fp.Watch(func(_ any, err error) {
-			if err != nil {
-				select {
-				case stopped <- err:
-				default:
-				}
-				return
+// watch starts one file watch; stopped reports why it ended.
+func (w *selectionWatcher) watch(ctx context.Context) (*file.File, chan error, error) {
+	stopped := make(chan error, 1)
+	fp := file.Provider(w.path)
+	err := fp.Watch(func(_ any, err error) {
+		if err != nil {
+			select {
+			case stopped <- err:
+			default:
 			}
-			w.schedule(ctx)
-		})
+			return
+		}
+		w.schedule(ctx)
+	})
+	return fp, stopped, err
+}
+
+func (w *selectionWatcher) run(ctx context.Context, fp *file.File, stopped chan error, err error) {
+	for {
 		if err == nil {
 			select {
 			case <-ctx.Done():
@@ -167,8 +174,8 @@ func (w *selectionWatcher) run(ctx context.Context) {
 			case err = <-stopped:
 				fp.Unwatch()
 			}
-			// An editor replacing the file ends the watch: re-arm it and
-			// read the new file.
+			// An editor replacing the file can end the watch: re-arm it
+			// and read the new file.
 			w.schedule(ctx)
 		}
 		w.log.Warn("watching the config file for plugin changes; retrying", "file", w.path, "err", err)
@@ -177,6 +184,7 @@ func (w *selectionWatcher) run(ctx context.Context) {
 			return
 		case <-time.After(time.Second):
 		}
+		fp, stopped, err = w.watch(ctx)
 	}
 }
 

@@ -73,6 +73,9 @@ func startScheduler(ctx context.Context, cfg *Config, src configSource, metrics 
 	}
 	status.host.Store(host)
 	ctx, cancel := context.WithCancel(ctx)
+	if src.path != "" {
+		watchSelection(ctx, src.path, src.flags, host, slog.Default().With("component", "plugins"), src.reloaded)
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -95,9 +98,6 @@ func runScheduler(ctx context.Context, cfg *Config, src configSource, host *plug
 	c, err := client.New(clientCfg)
 	if err != nil {
 		return err
-	}
-	if src.path != "" {
-		watchSelection(ctx, src.path, src.flags, host, log, src.reloaded)
 	}
 	events := reconcile.NewEventSink(c, nil, log)
 	go events.Run(ctx)
