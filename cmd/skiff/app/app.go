@@ -117,6 +117,7 @@ func newRootCommand(o *options) *cobra.Command {
 		newDescribeCommand(o), newLabelCommand(o), newScaleCommand(o), newEditCommand(o),
 		newVersionCommand(o), newClusterInfoCommand(o), newCompletionCommand(root),
 	)
+	root.AddCommand(newPluginsCommand(o))
 	return root
 }
 
