@@ -86,16 +86,25 @@ func (c *Controller) Reconcile(ctx context.Context, key string) (reconcile.Resul
 
 // observe records the node's latest heartbeat values and when they changed.
 func (c *Controller) observe(node *api.Node, now time.Time) probe {
-	var renew, heartbeat time.Time
+	var renew time.Time
 	if lease, ok := c.leases.Get(LeaseNamespace, node.Name); ok && lease.Spec.RenewTime != nil {
 		renew = *lease.Spec.RenewTime
-	}
-	if cond := api.GetNodeCondition(&node.Status, api.NodeReady); cond != nil && cond.Reason != ReasonNodeStatusUnknown && cond.Reason != ReasonLeaseRenewed {
-		heartbeat = cond.LastHeartbeatTime
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	p, ok := c.probes[node.Name]
+	var heartbeat time.Time
+	cond := api.GetNodeCondition(&node.Status, api.NodeReady)
+	switch {
+	case cond == nil:
+	case cond.Reason == ReasonNodeStatusUnknown || cond.Reason == ReasonLeaseRenewed:
+		// Our own write, not a heartbeat.
+		if ok {
+			heartbeat = p.heartbeat
+		}
+	default:
+		heartbeat = cond.LastHeartbeatTime
+	}
 	switch {
 	case !ok:
 		// First sight: grant a full grace period from now.
