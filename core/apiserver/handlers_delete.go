@@ -152,7 +152,9 @@ func (s *Server) delete(ctx context.Context, ri *requestInfo, opts *deleteOption
 			return s.finishPodTermination(ctx, ri, so)
 		}
 	}
-	return s.store.Delete(ctx, ri.res, ri.namespace, ri.name, so)
+	out, err := s.store.Delete(ctx, ri.res, ri.namespace, ri.name, so)
+	s.serviceDeleted(ctx, out, err)
+	return out, err
 }
 
 // finishPodTermination handles the node agent's final DELETE

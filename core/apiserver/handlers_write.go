@@ -82,7 +82,7 @@ func (s *Server) createOnce(ctx context.Context, ri *requestInfo, obj api.Object
 	if err := api.Validate(admitted); err != nil {
 		return nil, err
 	}
-	return s.store.Create(ctx, admitted)
+	return s.withServiceAllocations(ctx, admitted, nil, s.store.Create)
 }
 
 // checkNamespaceOf reconciles the object's namespace with the URL's: a
@@ -250,10 +250,11 @@ func (s *Server) commitUpdate(ctx context.Context, ri *requestInfo, obj, old api
 		return nil, err
 	}
 	api.SetDefaults(admitted)
+	carryServiceAllocations(admitted, old)
 	if err := api.ValidateUpdate(admitted, old); err != nil {
 		return nil, err
 	}
-	return s.store.Update(ctx, admitted)
+	return s.withServiceAllocations(ctx, admitted, old, s.store.Update)
 }
 
 // resetField zeroes the named top-level field of an object, if it has one.

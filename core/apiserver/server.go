@@ -52,6 +52,8 @@ type Config struct {
 	// "GET /apis/skiff.io/v1/plugins") behind authentication, for read-only
 	// endpoints of components running in the server's process.
 	ExtraHandlers map[string]http.Handler
+	// Services configures cluster IP and NodePort allocation.
+	Services ServiceNetwork
 }
 
 // Server is the HTTPS API server.
@@ -71,6 +73,8 @@ type Server struct {
 
 	cachesMu sync.Mutex
 	caches   map[*api.Resource]*watchCache
+
+	services *serviceAllocator // cluster IPs and NodePorts
 
 	deletedNamespaces sync.Map // name -> time.Time of a DELETE through this server
 }
@@ -111,6 +115,10 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	services, err := newServiceAllocator(cfg.Store, cfg.Services)
+	if err != nil {
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("apiserver: listen on %s: %w (is another skiffd running? set a different listen address)", cfg.Listen, err)
@@ -122,7 +130,8 @@ func New(cfg Config) (*Server, error) {
 		metrics:   newMetrics(),
 		listener:  ln, url: urlFor(ln.Addr()),
 		ctx: ctx, cancel: cancel,
-		caches: map[*api.Resource]*watchCache{},
+		caches:   map[*api.Resource]*watchCache{},
+		services: services,
 	}
 	s.handler = s.buildHandler()
 	if err := s.writeClientConfigs(); err != nil {
@@ -268,7 +277,7 @@ func (s *Server) bootstrap(ctx context.Context) error {
 			return fmt.Errorf("apiserver: create namespace %q: %w", name, err)
 		}
 	}
-	return nil
+	return s.bootstrapServices(ctx)
 }
 
 // cacheFor returns the resource's watch cache, starting it on first use.
