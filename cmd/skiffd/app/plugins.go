@@ -41,8 +41,8 @@ var builtins = []builtin{
 	{zonepref.Descriptor, zonepref.New, false},
 }
 
-// newRegistry registers every builtin plugin.
-func newRegistry() *plugin.Registry {
+// NewRegistry returns a registry with every builtin plugin.
+func NewRegistry() *plugin.Registry {
 	reg := plugin.NewRegistry()
 	for _, b := range builtins {
 		reg.MustRegister(b.desc, b.factory)
@@ -50,8 +50,9 @@ func newRegistry() *plugin.Registry {
 	return reg
 }
 
-// defaultSpecs is the default selection of a point, in order.
-func defaultSpecs(point sdk.Point) []plugin.Spec {
+// DefaultSpecs is the default selection of a point, in order (benchmarks
+// and tests start from it).
+func DefaultSpecs(point sdk.Point) []plugin.Spec {
 	var out []plugin.Spec
 	for _, b := range builtins {
 		if b.enabled && b.desc.Point == point {

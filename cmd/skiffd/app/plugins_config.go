@@ -69,7 +69,7 @@ func (c *SchedulerConfig) specs() ([]plugin.Spec, error) {
 	}{{"scheduler.filter", sdk.PointFilter, c.Filter}, {"scheduler.score", sdk.PointScore, c.Score}} {
 		if len(list.entries) == 0 {
 			if c.Defaults {
-				out = append(out, defaultSpecs(list.point)...)
+				out = append(out, DefaultSpecs(list.point)...)
 			}
 			continue
 		}

@@ -21,7 +21,7 @@ import (
 
 func newHost(t *testing.T, specs []plugin.Spec) *plugin.Host {
 	t.Helper()
-	h, err := plugin.NewHost(plugin.Options{Registry: newRegistry(), WasmCacheDir: filepath.Join(artifacts, "wasm-cache")})
+	h, err := plugin.NewHost(plugin.Options{Registry: NewRegistry(), WasmCacheDir: filepath.Join(artifacts, "wasm-cache")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func place(t *testing.T, h *plugin.Host, n int, zone func(i int) string) []strin
 func zonePrefSpecs(loader func(*plugin.Spec)) []plugin.Spec {
 	zp := plugin.Spec{Name: "zone-pref", Point: sdk.PointScore, Weight: 3}
 	loader(&zp)
-	return append(append(defaultSpecs(sdk.PointFilter), defaultSpecs(sdk.PointScore)...), zp)
+	return append(append(DefaultSpecs(sdk.PointFilter), DefaultSpecs(sdk.PointScore)...), zp)
 }
 
 func TestZonePreferenceSamePlacementsAsBuiltinProcessAndWasm(t *testing.T) {

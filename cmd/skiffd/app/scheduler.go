@@ -61,7 +61,7 @@ func startScheduler(ctx context.Context, cfg *Config, src configSource, metrics 
 		cacheDir = filepath.Join(cfg.DataDir, "wasm-cache")
 	}
 	host, err := plugin.NewHost(plugin.Options{
-		Registry: newRegistry(), Metrics: metrics, Logger: slog.Default().With("component", "plugins"),
+		Registry: NewRegistry(), Metrics: metrics, Logger: slog.Default().With("component", "plugins"),
 		WasmCacheDir: cacheDir, LoadTimeout: cfg.Plugins.LoadTimeout,
 	})
 	if err != nil {
