@@ -102,6 +102,9 @@ func (s *Server) routeAPI(w http.ResponseWriter, r *http.Request) {
 		s.serveDiscovery(w, r, func() any { return list })
 		return
 	}
+	if s.servePodProxy(w, r, group, version, rest) {
+		return
+	}
 	ri, ok := parseResourcePath(group, version, rest)
 	if !ok {
 		writeStatus(w, r, notFoundPath(r))

@@ -118,6 +118,7 @@ func newRootCommand(o *options) *cobra.Command {
 		newVersionCommand(o), newClusterInfoCommand(o), newCompletionCommand(root),
 	)
 	root.AddCommand(newPluginsCommand(o))
+	root.AddCommand(newLogsCommand(o), newExecCommand(o), newImageCommand(o))
 	return root
 }
 

@@ -27,6 +27,7 @@ type Config struct {
 	// Scheduler and Plugins are documented in plugins_config.go.
 	Scheduler SchedulerConfig `koanf:"scheduler"`
 	Plugins   PluginsConfig   `koanf:"plugins"`
+	Agent     AgentConfig     `koanf:"agent"`
 }
 
 // StoreConfig selects the embedded etcd (no endpoints) or an external cluster.
@@ -60,6 +61,7 @@ func defaultConfig() Config {
 		},
 		Scheduler: SchedulerConfig{Defaults: true},
 		Plugins:   PluginsConfig{LoadTimeout: 30 * time.Second},
+		Agent:     defaultAgentConfig(),
 	}
 }
 
@@ -86,7 +88,14 @@ func loadConfig(path string, flags *pflag.FlagSet) (*Config, error) {
 	// Flags carry their own defaults; only flags the user changed override.
 	changed := pflag.NewFlagSet("changed", pflag.ContinueOnError)
 	flags.Visit(func(f *pflag.Flag) {
-		if f.Name != "config" {
+		switch f.Name {
+		case "config":
+		case "agent":
+			// --agent is the short form of agent.enabled.
+			alias := *f
+			alias.Name = "agent.enabled"
+			changed.AddFlag(&alias)
+		default:
 			changed.AddFlag(f)
 		}
 	})

@@ -20,6 +20,7 @@ func NewCommand() *cobra.Command {
 		SilenceErrors: false,
 	}
 	root.AddCommand(newServerCommand())
+	root.AddCommand(newAgentCommand())
 	return root
 }
 

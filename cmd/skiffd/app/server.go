@@ -39,6 +39,7 @@ DATA_DIR, and writes the client config to DATA_DIR/admin.conf (and to
 	def := defaultConfig()
 	f.String("data-dir", def.DataDir, "directory for etcd data, certificates and tokens")
 	f.String("listen", def.Listen, "HOST:PORT the API server listens on")
+	f.Bool("agent", def.Agent.Enabled, "run the local node agent (agent.enabled)")
 	return cmd
 }
 
@@ -76,6 +77,13 @@ func runServer(ctx context.Context, cfg *Config, src configSource) error {
 	defer stopScheduler()
 	slog.Info("skiffd server starting", "listen", srv.URL(), "data-dir", cfg.DataDir,
 		"client-config", filepath.Join(cfg.DataDir, "admin.conf"))
+	if cfg.Agent.Enabled {
+		go func() {
+			if err := startAgent(ctx, cfg.Agent, cfg.DataDir, srv.ClientConfig()); err != nil {
+				slog.Error("node agent stopped", "err", err)
+			}
+		}()
+	}
 	return srv.Run(ctx)
 }
 
