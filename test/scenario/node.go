@@ -28,6 +28,9 @@ type TestNodes struct {
 	// Hold, while set, keeps new pods Pending (not ready), e.g. to stall a
 	// rollout.
 	Hold atomic.Bool
+	// running counts active, ready pods, kept by an informer handler so
+	// reading it costs nothing at 10,000 pods.
+	running atomic.Int64
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -51,6 +54,11 @@ func StartTestNodes(t testing.TB, c *client.Client, n int, log *slog.Logger) *Te
 	tn.pods = reconcile.NewLister[*api.Pod](podInf)
 	ctrl := reconcile.NewController("test-node", tn, nil, log)
 	ctrl.Watch(podInf, reconcile.KeyOfObject)
+	podInf.AddHandler(reconcile.HandlerFuncs{
+		AddFunc:    func(obj api.Object) { tn.running.Add(isRunning(obj)) },
+		UpdateFunc: func(oldObj, newObj api.Object) { tn.running.Add(isRunning(newObj) - isRunning(oldObj)) },
+		DeleteFunc: func(obj api.Object) { tn.running.Add(-isRunning(obj)) },
+	})
 	runCtx, cancel := context.WithCancel(ctx)
 	tn.cancel = cancel
 	factory.Start(runCtx)
@@ -156,12 +164,11 @@ func (tn *TestNodes) makeRunning(ctx context.Context, pod *api.Pod) error {
 }
 
 // RunningPods counts the pods the test nodes have made Running and Ready.
-func (tn *TestNodes) RunningPods() int {
-	n := 0
-	for _, p := range tn.pods.List("", nil) {
-		if api.IsPodActive(p) && api.IsPodReady(p) {
-			n++
-		}
+func (tn *TestNodes) RunningPods() int { return int(tn.running.Load()) }
+
+func isRunning(obj api.Object) int64 {
+	if p := obj.(*api.Pod); api.IsPodActive(p) && api.IsPodReady(p) {
+		return 1
 	}
-	return n
+	return 0
 }

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -35,9 +36,25 @@ func TestMain(m *testing.M) {
 	clienttest.RunMain(m, &etcd)
 }
 
+// managerProfileEnv names a file for the child's CPU profile (optional).
+const managerProfileEnv = "SKIFF_BENCH_MANAGER_CPUPROFILE"
+
 // runManager is the child process: a controller manager until SIGTERM.
 func runManager(configPath string) int {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if path := os.Getenv(managerProfileEnv); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			log.Error("bench manager: cpu profile", "err", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Error("bench manager: cpu profile", "err", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
+	}
 	cli, err := client.FromFile(configPath)
 	if err != nil {
 		log.Error("bench manager", "err", err)
