@@ -246,4 +246,3 @@ func issueProxyClientCert(dir string) (tls.Certificate, error) {
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }
-

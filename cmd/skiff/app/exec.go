@@ -19,7 +19,9 @@ import (
 // exitError carries a remote command's exit code to the process's.
 type exitError struct{ code int32 }
 
-func (e *exitError) Error() string { return fmt.Sprintf("command terminated with exit code %d", e.code) }
+func (e *exitError) Error() string {
+	return fmt.Sprintf("command terminated with exit code %d", e.code)
+}
 
 func newExecCommand(o *options) *cobra.Command {
 	var container string
