@@ -51,7 +51,7 @@ func TestFailurePolicy(t *testing.T) {
 				{Name: "broken", Point: sdk.PointScore, FailurePolicy: policy},
 				{Name: "broken", Point: sdk.PointFilter, FailurePolicy: policy},
 				{Name: "broken", Point: sdk.PointAdmission, FailurePolicy: policy},
-				{Name: "misbehave", Point: sdk.PointScore, Wasm: artifact("misbehave.wasm"), FailurePolicy: policy},
+				{Name: "misbehave", Point: sdk.PointScore, Wasm: artifact("misbehave.wasm"), FailurePolicy: policy, Timeout: 20 * time.Second},
 			}
 			if err := h.Apply(specs); err != nil {
 				t.Fatal(err)

@@ -135,7 +135,7 @@ func TestWasmInfiniteLoopStopsAtDeadline(t *testing.T) {
 }
 
 func TestWasmTrapIsDiscarded(t *testing.T) {
-	p := misbehaveHost(t, Spec{})
+	p := misbehaveHost(t, Spec{Timeout: 20 * time.Second})
 	table := zoneTable(10)
 	before := idleModules(p)
 	_, _, err := score(t, p, table, modePod("panic"))
@@ -146,7 +146,7 @@ func TestWasmTrapIsDiscarded(t *testing.T) {
 }
 
 func TestWasmMemoryLimitIsDiscarded(t *testing.T) {
-	p := misbehaveHost(t, Spec{MemoryLimitPages: 2048}) // 128 MiB
+	p := misbehaveHost(t, Spec{MemoryLimitPages: 2048, Timeout: 20 * time.Second}) // 128 MiB
 	table := zoneTable(10)
 	before := idleModules(p)
 	if _, _, err := score(t, p, table, modePod("oom")); err == nil {

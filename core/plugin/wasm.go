@@ -27,6 +27,8 @@ type wasmModule struct {
 	stderr   *lineLogger
 
 	slots chan struct{} // one token per instance that may exist
+	// instantiateTimeout bounds creating one instance.
+	instantiateTimeout time.Duration
 
 	mu     sync.Mutex
 	idle   []*wasmInstance
@@ -54,7 +56,8 @@ func loadWasm(ctx context.Context, cache wazero.CompilationCache, spec *Spec, co
 		cfg = cfg.WithCompilationCache(cache)
 	}
 	rt := wazero.NewRuntimeWithConfig(ctx, cfg)
-	m := &wasmModule{rt: rt, spec: spec, args: args, stderr: stderr, slots: make(chan struct{}, runtime.GOMAXPROCS(0))}
+	m := &wasmModule{rt: rt, spec: spec, args: args, stderr: stderr, slots: make(chan struct{}, runtime.GOMAXPROCS(0)),
+		instantiateTimeout: syncTimeout}
 	fail := func(err error) (impl, error) {
 		rt.Close(ctx)
 		return nil, err
@@ -128,7 +131,11 @@ func (m *wasmModule) acquire(ctx context.Context) (session, error) {
 		return in, nil
 	}
 	m.mu.Unlock()
-	in, err := m.instantiate(ctx)
+	// Replacing a discarded instance (instantiate, _initialize, configure)
+	// is not the pod's fault: it runs under the load timeout, not the call's.
+	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.instantiateTimeout)
+	defer cancel()
+	in, err := m.instantiate(ictx)
 	if err != nil {
 		<-m.slots
 		return nil, err
