@@ -39,6 +39,10 @@ type Config struct {
 	NetNSDir string
 	// NetNSPrefix starts every pod namespace name (default "skiff-").
 	NetNSPrefix string
+	// ConfList, when set, replaces the generated CNI configuration list:
+	// multi-node backends plan their own (sdk/network Plan.CNIConfig). Its
+	// name becomes Network; Bridge must be the bridge it names.
+	ConfList []byte
 }
 
 // Network attaches pods to the node's bridge through the standard CNI
@@ -94,16 +98,23 @@ func New(cfg Config) (*Network, error) {
 	if cfg.NetNSPrefix == "" {
 		cfg.NetNSPrefix = "skiff-"
 	}
-	raw, err := ConfList(ConfListOptions{
-		Network: cfg.Network, Bridge: cfg.Bridge, Subnet: cfg.Subnet, MTU: cfg.MTU,
-		IPAMDir: filepath.Join(cfg.DataDir, "ipam"),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("bridge network: %w", err)
+	raw := cfg.ConfList
+	if raw == nil {
+		var err error
+		raw, err = ConfList(ConfListOptions{
+			Network: cfg.Network, Bridge: cfg.Bridge, Subnet: cfg.Subnet, MTU: cfg.MTU,
+			IPAMDir: filepath.Join(cfg.DataDir, "ipam"),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("bridge network: %w", err)
+		}
 	}
 	list, err := libcni.ConfListFromBytes(raw)
 	if err != nil {
 		return nil, fmt.Errorf("bridge network: CNI config: %w", err)
+	}
+	if cfg.ConfList != nil {
+		cfg.Network = list.Name
 	}
 	return &Network{
 		cfg:  cfg,
