@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -51,13 +50,15 @@ func newMetrics() *metrics {
 			Help: "Times a resource's watch cache re-listed after its store watch failed.",
 		}, []string{"resource"}),
 	}
-	m.registry.MustRegister(m.requests, m.duration, m.watchers, m.watchEvents, m.slowWatchers, m.cacheRestarts,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// Go runtime and process metrics come from the default registry, which
+	// the handler gathers too (controllers in this process register there).
+	m.registry.MustRegister(m.requests, m.duration, m.watchers, m.watchEvents, m.slowWatchers, m.cacheRestarts)
 	return m
 }
 
 func (m *metrics) handler() http.Handler {
-	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry})
+	gather := prometheus.Gatherers{m.registry, prometheus.DefaultGatherer}
+	return promhttp.HandlerFor(gather, promhttp.HandlerOpts{Registry: m.registry})
 }
 
 // requestLabels is filled in by the router so the outer middleware can label

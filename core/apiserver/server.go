@@ -45,8 +45,9 @@ type Config struct {
 	// BookmarkInterval is how often watchers that allow bookmarks get one
 	// (default 1 minute).
 	BookmarkInterval time.Duration
-	// BootstrapNamespaces are created at start if missing (default
-	// "default" and "kube-system", as Kubernetes).
+	// BootstrapNamespaces are created at start if missing (default:
+	// "default", "skiff-system" for the cluster's own objects, and
+	// "skiff-node-lease" for node heartbeats).
 	BootstrapNamespaces []string
 	// ExtraHandlers are mounted by path pattern (http.ServeMux syntax, e.g.
 	// "GET /apis/skiff.io/v1/plugins") behind authentication, for read-only
@@ -102,7 +103,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.BookmarkInterval = time.Minute
 	}
 	if cfg.BootstrapNamespaces == nil {
-		cfg.BootstrapNamespaces = []string{"default", "kube-system"}
+		cfg.BootstrapNamespaces = []string{"default", "skiff-system", "skiff-node-lease"}
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("apiserver: data dir: %w", err)

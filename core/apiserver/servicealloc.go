@@ -33,7 +33,7 @@ type ServiceNetwork struct {
 }
 
 // AllocationNamespace holds the allocation records.
-const AllocationNamespace = "kube-system"
+const AllocationNamespace = "skiff-system"
 
 // Labels on allocation records.
 const (
