@@ -27,8 +27,34 @@ done
 bin/skiff cluster-info
 
 echo
-echo "+ skiff apply -f conf/examples/k8s-docs.yaml"
-bin/skiff apply -f conf/examples/k8s-docs.yaml
-bin/skiff get deploy,svc -n docs
+echo "+ building and importing the example image"
+go run ./test/images/cmd/build-example -o bin/images/web.tar
+bin/skiff image import bin/images/web.tar
+
+echo
+echo "+ skiff apply -f conf/examples/web.yaml"
+bin/skiff apply -f conf/examples/web.yaml
+running=0
+for _ in $(seq 1 120); do
+	running=$(bin/skiff get pods -l app=web --no-headers 2>/dev/null | grep -c ' Running ' || true)
+	[ "$running" -ge 3 ] && break
+	sleep 1
+done
+bin/skiff get pods -l app=web -o wide
+if [ "$running" -lt 3 ]; then
+	echo "web: only $running/3 pods Running after 2 minutes; see $LOG and 'skiff describe pods -l app=web'" >&2
+	exit 1
+fi
+pod=$(bin/skiff get pods -l app=web -o name | head -1)
+ip=$(bin/skiff get "$pod" -o json | sed -n 's/.*"podIP": *"\([^"]*\)".*/\1/p' | head -1)
+echo
+echo "+ wget -qO- http://$ip:8080/"
+wget -qO- "http://$ip:8080/" || curl -fsS "http://$ip:8080/"
+echo
+# The Kubernetes-docs example needs images from Docker Hub; apply it only
+# when asked (SKIFF_K8S_DOCS=1) and when this machine can pull them.
+if [ "${SKIFF_K8S_DOCS:-0}" = 1 ]; then
+	bin/skiff apply -f conf/examples/k8s-docs.yaml
+fi
 echo
 echo "client config: $SKIFF_CONFIG (also ~/.skiff/config if it did not exist)"

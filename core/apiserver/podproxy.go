@@ -60,8 +60,8 @@ func (s *Server) servePodProxy(w http.ResponseWriter, r *http.Request, group, ve
 	}
 	var nodeName, target string
 	switch {
-	case len(rest) == 6 && rest[0] == "namespaces" && rest[2] == "pods" && (rest[5] == "log" || rest[5] == "exec"):
-		ns, name, verb := rest[1], rest[3], rest[5]
+	case len(rest) == 5 && rest[0] == "namespaces" && rest[2] == "pods" && (rest[4] == "log" || rest[4] == "exec"):
+		ns, name, verb := rest[1], rest[3], rest[4]
 		if (verb == "log" && r.Method != http.MethodGet) || (verb == "exec" && r.Method != http.MethodPost) {
 			writeStatus(w, r, methodNotAllowed(r, map[string]string{"log": "GET", "exec": "POST"}[verb]))
 			return true
