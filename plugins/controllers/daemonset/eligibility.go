@@ -56,10 +56,15 @@ func withDaemonTolerations(spec *api.PodSpec) []api.Toleration {
 // (only untolerated NoExecute taints and a selector mismatch evict it).
 // spec.unschedulable is ignored: daemons run on cordoned nodes.
 func NodeShouldRunDaemonPod(node *api.Node, spec *api.PodSpec) (shouldRun, shouldContinue bool) {
+	return nodeShouldRun(node, spec, withDaemonTolerations(spec))
+}
+
+// nodeShouldRun is NodeShouldRunDaemonPod with the pod's full tolerations
+// computed once for all nodes.
+func nodeShouldRun(node *api.Node, spec *api.PodSpec, tolerations []api.Toleration) (shouldRun, shouldContinue bool) {
 	if !matchesNodeSelector(node, spec) {
 		return false, false
 	}
-	tolerations := withDaemonTolerations(spec)
 	shouldRun, shouldContinue = true, true
 	for i := range node.Spec.Taints {
 		taint := &node.Spec.Taints[i]

@@ -61,9 +61,10 @@ func Decide(ds *api.DaemonSet, nodes []*api.Node, pods []*api.Pod, hash string, 
 	kept := map[string]*api.Pod{} // the pod each eligible node keeps
 	var unavailable int
 	known := map[string]bool{}
+	tolerations := withDaemonTolerations(&ds.Spec.Template.Spec)
 	for _, node := range nodes {
 		known[node.Name] = true
-		shouldRun, shouldContinue := NodeShouldRunDaemonPod(node, &ds.Spec.Template.Spec)
+		shouldRun, shouldContinue := nodeShouldRun(node, &ds.Spec.Template.Spec, tolerations)
 		onNode := byNode[node.Name]
 		if shouldRun {
 			st.DesiredNumberScheduled++
