@@ -2,8 +2,11 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -252,5 +255,32 @@ func TestConfigEditsApplyWithoutRestart(t *testing.T) {
 	d, err := decideOne(cl.host(), zonePod(0, "c"))
 	if n, _ := strconv.Atoi(strings.TrimPrefix(d.Node, "node-")); err != nil || n%3 != 2 {
 		t.Fatalf("scheduling with the process form: node %q err %v, want a zone c node", d.Node, err)
+	}
+}
+
+// The status endpoint serves the fields `skiff plugins` reads.
+func TestPluginStatusEndpoint(t *testing.T) {
+	h := &pluginStatusHandler{}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, PluginsPath, nil))
+	if !strings.Contains(rec.Body.String(), `"kind":"PluginStatusList","items":[]`) {
+		t.Fatalf("before the host exists: %s", rec.Body)
+	}
+	h.host.Store(newHost(t, DefaultSpecs(sdk.PointFilter)))
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, PluginsPath, nil))
+	var list struct {
+		Items []map[string]any `json:"items"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &list); err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Items) != len(DefaultSpecs(sdk.PointFilter)) {
+		t.Fatalf("%d items, want one per default filter", len(list.Items))
+	}
+	for _, key := range []string{"name", "point", "loader", "state", "calls", "errors", "p99"} {
+		if _, ok := list.Items[0][key]; !ok {
+			t.Errorf("item lacks %q: %v", key, list.Items[0])
+		}
 	}
 }
