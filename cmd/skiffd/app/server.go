@@ -75,6 +75,21 @@ func runServer(ctx context.Context, cfg *Config, src configSource) error {
 		return err
 	}
 	defer stopScheduler()
+	controllers, err := planControllers(cfg)
+	if err != nil {
+		srv.Close()
+		return err
+	}
+	go func() {
+		err := runLeaderOnly(ctx, cfg, etcd, func(ctx context.Context) {
+			if err := controllers.run(ctx, srv.ClientConfig()); err != nil && ctx.Err() == nil {
+				slog.Error("controllers stopped", "err", err)
+			}
+		})
+		if err != nil && ctx.Err() == nil {
+			slog.Error("leader election stopped", "err", err)
+		}
+	}()
 	slog.Info("skiffd server starting", "listen", srv.URL(), "data-dir", cfg.DataDir,
 		"client-config", filepath.Join(cfg.DataDir, "admin.conf"))
 	if cfg.Agent.Enabled {
