@@ -28,6 +28,11 @@ type Config struct {
 	Scheduler SchedulerConfig `koanf:"scheduler"`
 	Plugins   PluginsConfig   `koanf:"plugins"`
 	Agent     AgentConfig     `koanf:"agent"`
+	// Controllers selects controllers: "*" all, "name" one, "-name" not it.
+	Controllers       []string                  `koanf:"controllers"`
+	ControllerWorkers int                       `koanf:"controller-workers"`
+	ControllerArgs    map[string]map[string]any `koanf:"controller-args"`
+	LeaderElection    LeaderElectionConfig      `koanf:"leader-election"`
 }
 
 // StoreConfig selects the embedded etcd (no endpoints) or an external cluster.
@@ -62,6 +67,10 @@ func defaultConfig() Config {
 		Scheduler: SchedulerConfig{Defaults: true},
 		Plugins:   PluginsConfig{LoadTimeout: 30 * time.Second},
 		Agent:     defaultAgentConfig(),
+
+		Controllers:       []string{"*"},
+		ControllerWorkers: 5,
+		LeaderElection:    LeaderElectionConfig{Enabled: true, LeaseDuration: 15 * time.Second},
 	}
 }
 
@@ -162,5 +171,8 @@ func (c *Config) validate() error {
 	if !strings.HasPrefix(c.Store.Prefix, "/") {
 		return fmt.Errorf("store.prefix: %q must start with /", c.Store.Prefix)
 	}
-	return nil
+	if _, err := planControllers(c); err != nil {
+		return err
+	}
+	return c.LeaderElection.validate()
 }
