@@ -61,6 +61,9 @@ type PluginConfig struct {
 // specs maps the scheduler's selection to plugin host specs, checking what
 // the host cannot know: where each entry sits in the file.
 func (c *SchedulerConfig) specs() ([]plugin.Spec, error) {
+	if p := c.PercentageOfNodesToScore; p < 0 || p > 100 {
+		return nil, fmt.Errorf("scheduler.percentage-of-nodes-to-score: must be 0 (adaptive) to 100, got %d", p)
+	}
 	var out []plugin.Spec
 	for _, list := range []struct {
 		key     string
