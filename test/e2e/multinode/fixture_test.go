@@ -67,12 +67,12 @@ func (f *fixture) addNode() *node {
 		f.t.Fatal(err)
 	}
 	nd := &node{Node: hn, subnet: fmt.Sprintf("10.244.%d.0/24", len(f.cluster.Nodes()))}
-	if nd.fab, err = fabric.New(fabric.Config{StateDir: filepath.Join(hn.DataDir, "fabric"), NetNS: hn.NetNS}); err != nil {
+	if nd.fab, err = hn.NewFabric(); err != nil {
 		f.t.Fatal(err)
 	}
 	f.t.Cleanup(func() {
 		if nd.pods != nil {
-			if err := hn.Do(func() error { return nd.pods.Teardown(context.Background()) }); err != nil {
+			if err := hn.TeardownPods(nd.pods); err != nil {
 				f.t.Errorf("node %s: pod network teardown: %v", hn.Name, err)
 			}
 		}
@@ -124,22 +124,14 @@ func (f *fixture) syncAll() map[string]fabric.Changes {
 // attachPod attaches one pod to nd through CNI and serves HTTP in it.
 func (f *fixture) attachPod(nd *node) {
 	f.t.Helper()
-	pods, err := bridge.New(bridge.Config{
-		DataDir: nd.DataDir, Bridge: "skiff0", ConfList: nd.plan.CNIConfig,
-		NetNSPrefix: fmt.Sprintf("skh-%s-%s-pod-", f.cluster.ID, nd.Name),
-	})
+	pods, err := nd.PodNetwork(f.cluster, nd.plan.CNIConfig)
 	if err != nil {
 		f.t.Fatal(err)
 	}
 	nd.pods = pods
-	var att bridge.Attachment
-	// CNI plugins run as child processes: they inherit the node namespace.
-	err = nd.Do(func() (err error) {
-		att, err = pods.Attach(context.Background(), bridge.PodRef{UID: "pod-" + nd.Name, Namespace: "default", Name: "web-" + nd.Name})
-		return err
-	})
+	att, err := nd.AttachPod(pods, "pod-"+nd.Name)
 	if err != nil {
-		f.t.Fatalf("node %s: attach pod: %v", nd.Name, err)
+		f.t.Fatal(err)
 	}
 	nd.podNS, nd.podIP = att.NetNSPath, att.IP
 	serveIn(f.t, nd.podNS, nd.Name)
@@ -149,11 +141,7 @@ func (f *fixture) attachPod(nd *node) {
 // the caller's address and body.
 func serveIn(t testing.TB, path, body string) {
 	t.Helper()
-	var l net.Listener
-	err := fabric.InNetNS(path, func() (err error) {
-		l, err = net.Listen("tcp", ":8080")
-		return err
-	})
+	l, err := harness.ListenIn(path, "tcp", ":8080")
 	if err != nil {
 		t.Fatalf("listen in %s: %v", path, err)
 	}
@@ -173,29 +161,17 @@ func serveOn(t testing.TB, l net.Listener, body string) {
 // newFabricLike is a second Fabric over nd's namespace and state, as after
 // an agent restart.
 func newFabricLike(t testing.TB, nd *node) *fabric.Fabric {
-	f, err := fabric.New(fabric.Config{StateDir: filepath.Join(nd.DataDir, "fabric"), NetNS: nd.NetNS})
+	f, err := nd.NewFabric()
 	if err != nil {
 		t.Fatal(err)
 	}
 	return f
 }
 
-// dialer opens connections from inside the namespace at path (a socket
-// stays in the namespace it was created in).
-func dialer(path string) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	return func(ctx context.Context, nw, addr string) (c net.Conn, err error) {
-		err = fabric.InNetNS(path, func() error {
-			c, err = (&net.Dialer{}).DialContext(ctx, nw, addr)
-			return err
-		})
-		return c, err
-	}
-}
-
 // get fetches http://ip:port/ from inside the namespace at from, retrying
 // briefly (a new route or neighbour takes a moment to be used).
 func get(from string, ip net.IP, port int) (string, error) {
-	client := &http.Client{Transport: &http.Transport{DialContext: dialer(from), DisableKeepAlives: true}, Timeout: 2 * time.Second}
+	client := &http.Client{Transport: &http.Transport{DialContext: harness.DialerIn(from), DisableKeepAlives: true}, Timeout: 2 * time.Second}
 	var err error
 	for range 5 {
 		var resp *http.Response
