@@ -45,7 +45,10 @@ func (c *Controller) Reconcile(ctx context.Context, key string) (reconcile.Resul
 		return reconcile.Result{}, nil
 	}
 	now := c.clock.Now()
-	owned := c.jobs.ByIndex(reconcile.IndexController, cj.UID)
+	owned, err := c.ownedJobs(ctx, cj)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
 	status := observedStatus(cj, owned)
 	res, runErr := c.run(ctx, cj, &status, owned, now)
 	cleanErr := c.cleanupHistory(ctx, cj, owned)
@@ -60,6 +63,29 @@ func (c *Controller) Reconcile(ctx context.Context, key string) (reconcile.Resul
 		return reconcile.Result{}, err
 	}
 	return res, nil
+}
+
+// ownedJobs are the Jobs cj controls: those in the cache, plus those its
+// status lists that the cache has not caught up with (a Job created by the
+// previous reconcile), confirmed with the API server so a deleted one drops.
+func (c *Controller) ownedJobs(ctx context.Context, cj *api.CronJob) ([]*api.Job, error) {
+	owned := c.jobs.ByIndex(reconcile.IndexController, cj.UID)
+	for _, ref := range cj.Status.Active {
+		if slices.ContainsFunc(owned, func(j *api.Job) bool { return j.UID == ref.UID }) {
+			continue
+		}
+		j, err := client.Get[*api.Job](ctx, c.client, cj.Namespace, ref.Name)
+		switch {
+		case api.IsNotFound(err):
+			continue
+		case err != nil:
+			return nil, fmt.Errorf("cronjob %q: read active job %q: %w", cj.Key(), ref.Name, err)
+		}
+		if j.UID == ref.UID && j.IsControlledBy(cj.UID) {
+			owned = append(owned, j)
+		}
+	}
+	return owned, nil
 }
 
 // observedStatus lists the owned Jobs still running as active and moves

@@ -57,6 +57,21 @@ func (e *cronEnv) waitJobs(want ...string) {
 	})
 }
 
+// update changes the CronJob "tick", retrying conflicts with the
+// controller's status writes.
+func (e *cronEnv) update(mutate func(*api.CronJob)) {
+	e.t.Helper()
+	e.eventually(func() error {
+		cj, err := client.Get[*api.CronJob](context.Background(), e.cli, "default", "tick")
+		if err != nil {
+			return err
+		}
+		mutate(cj)
+		_, err = client.Update(context.Background(), e.cli, cj)
+		return err
+	})
+}
+
 func (e *cronEnv) complete(name string) {
 	e.t.Helper()
 	j, err := client.Get[*api.Job](context.Background(), e.cli, "default", name)
@@ -133,12 +148,29 @@ func TestCronJobRunsOnScheduleWithConcurrencyPolicies(t *testing.T) {
 	})
 
 	// Replace: the active job is deleted and the new run starts.
-	got, _ := client.Get[*api.CronJob](ctx, e.cli, "default", "tick")
-	got.Spec.ConcurrencyPolicy = "Replace"
-	if _, err := client.Update(ctx, e.cli, got); err != nil {
-		t.Fatal(err)
-	}
+	e.update(func(cj *api.CronJob) { cj.Spec.ConcurrencyPolicy = "Replace" })
 	third := second.Add(time.Minute)
 	e.clock.SetTime(third.Add(time.Second))
 	e.waitJobs(name(first), name(third))
+
+	// Suspended: runs are not started; resumed: the latest due run starts.
+	e.update(func(cj *api.CronJob) { cj.Spec.Suspend = api.BoolPtr(true) })
+	e.complete(name(third))
+	// A status write guarded by a resourceVersion newer than the suspend
+	// proves the controller's cache has the suspended spec.
+	e.eventually(func() error {
+		got, err := client.Get[*api.CronJob](ctx, e.cli, "default", "tick")
+		if err != nil || len(got.Status.Active) != 0 {
+			return fmt.Errorf("active %v (%v)", got.Status.Active, err)
+		}
+		return nil
+	})
+	fourth := third.Add(time.Minute)
+	e.clock.SetTime(fourth.Add(time.Second))
+	time.Sleep(300 * time.Millisecond)
+	if jobs := e.jobs(); len(jobs) != 2 {
+		t.Fatalf("a suspended CronJob started a job: %v", jobs)
+	}
+	e.update(func(cj *api.CronJob) { cj.Spec.Suspend = api.BoolPtr(false) })
+	e.waitJobs(name(first), name(third), name(fourth))
 }
