@@ -75,7 +75,7 @@ func loadProcess(ctx context.Context, spec *Spec, args sdk.Args, log *slog.Logge
 	return &remote{acq: p, closer: p.close, isRestarting: p.restarting.Load, syncTimeout: syncTimeout}, nil
 }
 
-// Pid returns the plugin process's id, 0 while it is restarting.
+// pid returns the id of the current plugin process.
 func (p *processPlugin) pid() int {
 	if c := p.current.Load(); c != nil {
 		if rc := c.client.ReattachConfig(); rc != nil {
