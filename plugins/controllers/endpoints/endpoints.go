@@ -52,7 +52,7 @@ func (c *Controller) Reconcile(ctx context.Context, key string) (reconcile.Resul
 		}
 		return reconcile.Result{}, nil
 	}
-	if svc.Spec.Selector == nil || svc.Spec.Type == "ExternalName" || svc.DeletionTimestamp != nil {
+	if len(svc.Spec.Selector) == 0 || svc.Spec.Type == "ExternalName" || svc.DeletionTimestamp != nil {
 		// Selector-less services have endpoints managed by their users.
 		return reconcile.Result{}, nil
 	}
@@ -107,7 +107,7 @@ func equalLabels(a, b map[string]string) bool {
 func (c *Controller) servicesFor(pod *api.Pod) []string {
 	var keys []string
 	for _, svc := range c.services.List(pod.Namespace, nil) {
-		if svc.Spec.Selector != nil && api.SelectorFromSet(svc.Spec.Selector).Matches(pod.Labels) {
+		if len(svc.Spec.Selector) > 0 && api.SelectorFromSet(svc.Spec.Selector).Matches(pod.Labels) {
 			keys = append(keys, svc.Key())
 		}
 	}

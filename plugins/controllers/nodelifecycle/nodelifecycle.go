@@ -189,17 +189,19 @@ func (c *Controller) updateTaints(ctx context.Context, node *api.Node, now time.
 }
 
 // evictPods deletes the pods whose tolerations of node's NoExecute taints
-// have run out, and force-deletes terminating pods of a node that is not
-// ready once their grace period is over.
+// have run out, and force-deletes terminating pods of a node whose agent is
+// gone (Ready Unknown) once their grace period is over. A node reporting
+// NotReady still has an agent to finish its deletions.
 func (c *Controller) evictPods(ctx context.Context, node *api.Node, now time.Time, next *soonest) error {
-	nodeReady := api.IsNodeReady(node)
+	ready := api.GetNodeCondition(&node.Status, api.NodeReady)
+	agentGone := ready != nil && ready.Status == api.ConditionUnknown
 	var errs []error
 	for _, pod := range c.pods.ByIndex(reconcile.IndexNodeName, node.Name) {
 		if api.IsPodTerminal(pod) {
 			continue
 		}
 		if pod.DeletionTimestamp != nil {
-			if nodeReady {
+			if !agentGone {
 				continue // the agent finishes it
 			}
 			if at := c.forceAt(pod); now.Before(at) {
@@ -221,7 +223,7 @@ func (c *Controller) evictPods(ctx context.Context, node *api.Node, now time.Tim
 			errs = append(errs, err)
 			continue
 		}
-		if !nodeReady {
+		if agentGone {
 			next.at(c.forceAt(pod))
 		}
 	}
