@@ -71,6 +71,10 @@ func (c *Controller) Reconcile(ctx context.Context, key string) (reconcile.Resul
 		return reconcile.Result{}, err
 	}
 	var next reconcile.Result
+	if !satisfied {
+		// Writes not yet seen are trusted only this long.
+		next.RequeueAfter = internal.ExpectationsTimeout
+	}
 	for _, p := range pods {
 		if d := internal.NextAvailableIn(p, ds.Spec.MinReadySeconds, now); d > 0 && (next.RequeueAfter == 0 || d < next.RequeueAfter) {
 			next.RequeueAfter = d

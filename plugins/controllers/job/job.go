@@ -58,10 +58,13 @@ func (c *Controller) Reconcile(ctx context.Context, key string) (reconcile.Resul
 	satisfied := c.exp.Satisfied(key)
 	candidates := append(c.pods.ByIndex(reconcile.IndexController, job.UID), c.pods.ByIndex(reconcile.IndexOrphan, job.Namespace)...)
 	pods, claimErr := internal.Claim(ctx, c.client, job, sel, candidates)
-	if !satisfied || job.DeletionTimestamp != nil {
-		// Counts are unreliable until our own writes are seen; their
-		// events bring the job back.
+	if job.DeletionTimestamp != nil {
 		return reconcile.Result{}, claimErr
+	}
+	if !satisfied {
+		// Counts are unreliable until our own writes are seen; their
+		// events bring the job back, or the expectations time out.
+		return reconcile.Result{RequeueAfter: internal.ExpectationsTimeout}, claimErr
 	}
 	plan := Decide(job, pods, now)
 	manageErr := c.apply(ctx, job, plan)
