@@ -28,7 +28,7 @@ test: deps ## Run all tests: unit, integration (real etcd) and e2e (root: contai
 e2e: deps build ## Run only the end-to-end tests (root)
 	$(GO) test -timeout $(TEST_TIMEOUT) -count=1 -v ./test/e2e/...
 
-BENCH_AREAS := api
+BENCH_AREAS := api sched plugin reconcile pod net proxy
 .PHONY: bench
 bench: $(addprefix bench-,$(BENCH_AREAS)) ## Run every benchmark; prints BENCH <name> <value> <unit> lines
 
@@ -37,7 +37,14 @@ bench-%: ## Run one benchmark area, e.g. make bench-api
 	@SKIFF_BENCH=1 $(GO) test -count=1 -timeout 15m -run '^TestBench' -v ./test/bench/$*/... | grep -E '^BENCH |^(FAIL|ok|---)' 
 
 .PHONY: wasm
-wasm: ## Build the WASM example plugins into bin/wasm/
+WASM_EXAMPLES := zone-pref app-limit require-requests
+wasm: ## Build the WASM example plugins into bin/wasm/ and the process example into bin/plugins/
+	@mkdir -p $(BIN)/wasm $(BIN)/plugins
+	@for x in $(WASM_EXAMPLES); do \
+		echo "GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o $(BIN)/wasm/$$x.wasm ./wasm-examples/$$x"; \
+		GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -o $(BIN)/wasm/$$x.wasm ./wasm-examples/$$x || exit 1; \
+	done
+	$(GO) build -o $(BIN)/plugins/zone-pref-process ./wasm-examples/zone-pref/process
 
 .PHONY: run
 run: build ## Run a one-node cluster in the foreground (data in /var/lib/skiff)
