@@ -44,15 +44,6 @@ type podProxy struct {
 	transports map[string]*http.Transport // by endpoint + pinned certificate
 }
 
-// podProxies holds each Server's proxy (its client certificate and
-// connection pools), created on first use.
-var podProxies sync.Map // *Server -> *podProxy
-
-func (s *Server) podProxy() *podProxy {
-	p, _ := podProxies.LoadOrStore(s, &podProxy{dataDir: s.cfg.DataDir})
-	return p.(*podProxy)
-}
-
 // servePodProxy serves the proxied paths and reports whether r was one.
 func (s *Server) servePodProxy(w http.ResponseWriter, r *http.Request, group, version string, rest []string) bool {
 	if group != "" || version != "v1" {
@@ -110,7 +101,7 @@ func (s *Server) proxyToAgent(w http.ResponseWriter, r *http.Request, nodeName, 
 		writeStatus(w, r, api.NewStatus(api.ReasonServiceUnavailable, "node %q publishes no agent endpoint (annotations %s and %s): is its agent running with a listen address?", nodeName, node.AnnotationAgentEndpoint, node.AnnotationAgentCert))
 		return
 	}
-	tr, err := s.podProxy().transport(endpoint, certPEM)
+	tr, err := s.proxy.transport(endpoint, certPEM)
 	if err != nil {
 		writeStatus(w, r, api.NewStatus(api.ReasonInternalError, "proxy to node %q: %v", nodeName, err))
 		return

@@ -76,6 +76,7 @@ type Server struct {
 	caches   map[*api.Resource]*watchCache
 
 	services *serviceAllocator // cluster IPs and NodePorts
+	proxy    *podProxy         // logs, exec and image import to node agents
 
 	deletedNamespaces sync.Map // name -> time.Time of a DELETE through this server
 }
@@ -133,6 +134,7 @@ func New(cfg Config) (*Server, error) {
 		ctx: ctx, cancel: cancel,
 		caches:   map[*api.Resource]*watchCache{},
 		services: services,
+		proxy:    &podProxy{dataDir: cfg.DataDir},
 	}
 	s.handler = s.buildHandler()
 	if err := s.writeClientConfigs(); err != nil {

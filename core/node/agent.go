@@ -14,6 +14,7 @@ import (
 
 	"github.com/skiff-sh/skiff/core/api"
 	"github.com/skiff-sh/skiff/core/client"
+	"github.com/skiff-sh/skiff/core/subnet"
 	"github.com/skiff-sh/skiff/sdk/runtime"
 )
 
@@ -102,10 +103,21 @@ func (a *Agent) run(ctx context.Context) error {
 		return fmt.Errorf("node agent %q: runtime: %w", a.cfg.NodeName, err)
 	}
 	a.sysInfo = systemInfo(name, version)
-	podCIDR, err := leaseSubnet(ctx, a.client, a.cfg.NodeName, a.cfg.ClusterCIDR, a.cfg.PodSubnet)
+	if err := ensureNamespace(ctx, a.client, SystemNamespace); err != nil {
+		return fmt.Errorf("node agent %q: %w", a.cfg.NodeName, err)
+	}
+	subnets, err := subnet.New(subnet.Config{Client: a.client, ClusterCIDR: a.cfg.ClusterCIDR, NodeNetworks: a.nodeIPs})
 	if err != nil {
 		return fmt.Errorf("node agent %q: %w", a.cfg.NodeName, err)
 	}
+	podCIDR, err := subnets.Acquire(ctx, a.cfg.NodeName, a.cfg.PodSubnet)
+	if err != nil {
+		return fmt.Errorf("node agent %q: %w", a.cfg.NodeName, err)
+	}
+	// Renewal keeps the lease from being reclaimed as a dead node's.
+	go subnets.KeepAlive(ctx, a.cfg.NodeName, podCIDR, func(err error) {
+		a.log.Warn("renew pod subnet lease", "subnet", podCIDR, "err", err)
+	})
 	a.mu.Lock()
 	a.podCIDR = podCIDR
 	a.mu.Unlock()
@@ -133,6 +145,9 @@ func (a *Agent) run(ctx context.Context) error {
 		srv := a.httpServer(ctx)
 		go func() { serveErr <- srv.ServeTLS(a.listener, "", "") }()
 		defer srv.Close()
+	}
+	if err := a.startServices(ctx); err != nil {
+		return err
 	}
 	pods := a.cfg.Pods
 	if pods == nil {
@@ -262,6 +277,14 @@ func (a *Agent) workerFor(namespace, name string) (*podWorker, bool) {
 		}
 	}
 	return nil, false
+}
+
+func ensureNamespace(ctx context.Context, c *client.Client, name string) error {
+	_, err := client.Create(ctx, c, &api.Namespace{ObjectMeta: api.ObjectMeta{Name: name}})
+	if err != nil && !api.IsAlreadyExists(err) {
+		return fmt.Errorf("create namespace %s: %w", name, err)
+	}
+	return nil
 }
 
 func (a *Agent) podDir(uid string) string { return filepath.Join(a.cfg.DataDir, "pods", uid) }

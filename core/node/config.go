@@ -10,6 +10,7 @@ import (
 
 	"github.com/skiff-sh/skiff/core/api"
 	"github.com/skiff-sh/skiff/core/client"
+	"github.com/skiff-sh/skiff/core/subnet"
 	"github.com/skiff-sh/skiff/sdk/runtime"
 )
 
@@ -17,8 +18,8 @@ import (
 const (
 	// LeaseNamespace holds one Lease per node, renewed as its heartbeat.
 	LeaseNamespace = "skiff-node-lease"
-	// SystemNamespace holds the pod subnet allocations.
-	SystemNamespace = "skiff-system"
+	// SystemNamespace holds the pod subnet allocations (core/subnet).
+	SystemNamespace = subnet.Namespace
 	// AnnotationAgentEndpoint is the agent's HTTPS base URL on its Node.
 	AnnotationAgentEndpoint = "skiff.sh/agent-endpoint"
 	// AnnotationAgentCert is the PEM of the agent's self-signed serving
@@ -98,6 +99,9 @@ type Config struct {
 	// cluster.local.
 	ClusterDNS    []string
 	ClusterDomain string
+	// Services runs the service proxy and cluster DNS (services.go); nil
+	// runs neither.
+	Services *ServicesConfig
 	// LeaseInterval is how often the Lease is renewed (default 10 s);
 	// StatusInterval how often the Ready heartbeat is written when nothing
 	// changed (default 60 s); ResyncInterval how often each pod is looked at

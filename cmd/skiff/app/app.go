@@ -59,6 +59,12 @@ func Run(ctx context.Context, args []string, streams Streams) int {
 	root.SetOut(streams.Out)
 	root.SetErr(streams.ErrOut)
 	if err := root.ExecuteContext(ctx); err != nil {
+		// A remote command's exit code (exec) becomes skiff's, as kubectl.
+		var coded interface{ ExitCode() int }
+		if errors.As(err, &coded) {
+			fmt.Fprintln(streams.ErrOut, err)
+			return coded.ExitCode()
+		}
 		if !errors.Is(err, errReported) {
 			fmt.Fprintln(streams.ErrOut, FormatError(err))
 		}

@@ -23,6 +23,9 @@ func (e *exitError) Error() string {
 	return fmt.Sprintf("command terminated with exit code %d", e.code)
 }
 
+// ExitCode is the code skiff exits with (see Run).
+func (e *exitError) ExitCode() int { return int(e.code) }
+
 func newExecCommand(o *options) *cobra.Command {
 	var container string
 	var stdin, tty bool
