@@ -11,9 +11,11 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"syscall"
 	"time"
 
 	mdns "github.com/miekg/dns"
+	"golang.org/x/sys/unix"
 
 	"github.com/skiff-sh/skiff/core/api"
 	"github.com/skiff-sh/skiff/core/reconcile"
@@ -55,7 +57,11 @@ type Config struct {
 	TTL uint32
 	// ForwardTimeout bounds one upstream exchange (default 2s).
 	ForwardTimeout time.Duration
-	Log            *slog.Logger
+	// FreeBind binds Listen even when its address is not configured on the
+	// host yet (IP_FREEBIND): an agent starts its server on the bridge
+	// gateway before the first pod creates the bridge.
+	FreeBind bool
+	Log      *slog.Logger
 }
 
 // Server answers DNS over UDP and TCP.
@@ -99,16 +105,34 @@ func NewServer(cfg Config, src Source) (*Server, error) {
 		}
 	}
 	s := &Server{cfg: cfg, src: src, zone: mdns.Fqdn(strings.ToLower(cfg.Domain)), log: cfg.Log.With("component", "dns")}
+	var lc net.ListenConfig
+	if cfg.FreeBind {
+		lc.Control = freeBind
+	}
 	var err error
-	if s.udp, err = net.ListenPacket("udp", cfg.Listen); err != nil {
+	if s.udp, err = lc.ListenPacket(context.Background(), "udp", cfg.Listen); err != nil {
 		return nil, fmt.Errorf("dns: listen udp %s: %w", cfg.Listen, err)
 	}
 	// TCP on the port UDP got, so ":0" gives one port for both.
-	if s.tcp, err = net.Listen("tcp", s.udp.LocalAddr().String()); err != nil {
+	if s.tcp, err = lc.Listen(context.Background(), "tcp", s.udp.LocalAddr().String()); err != nil {
 		s.udp.Close()
 		return nil, fmt.Errorf("dns: listen tcp %s: %w", s.udp.LocalAddr(), err)
 	}
 	return s, nil
+}
+
+// freeBind sets IP_FREEBIND on a socket before it binds.
+func freeBind(_, _ string, c syscall.RawConn) error {
+	var sockErr error
+	if err := c.Control(func(fd uintptr) {
+		sockErr = unix.SetsockoptInt(int(fd), unix.SOL_IP, unix.IP_FREEBIND, 1)
+	}); err != nil {
+		return err
+	}
+	if sockErr != nil {
+		return fmt.Errorf("set IP_FREEBIND: %w", sockErr)
+	}
+	return nil
 }
 
 // Addr is the address the server answers on.

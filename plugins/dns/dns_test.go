@@ -171,3 +171,25 @@ func TestResolvConfAndServiceIP(t *testing.T) {
 		t.Fatal("a range without a tenth address must be refused")
 	}
 }
+
+func TestFreeBindListensBeforeTheAddressExists(t *testing.T) {
+	// 192.0.2.0/24 is TEST-NET-1: never configured on a host, like the
+	// bridge gateway before the first pod.
+	if _, err := NewServer(Config{Listen: "192.0.2.53:0", Upstreams: []string{"127.0.0.1:53"}}, fakeSource{}); err == nil {
+		t.Fatal("binding an address the host does not have must fail without FreeBind")
+	}
+	s, err := NewServer(Config{Listen: "192.0.2.53:0", Upstreams: []string{"127.0.0.1:53"}, FreeBind: true}, fakeSource{})
+	if err != nil {
+		t.Fatalf("FreeBind: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	if host, _, _ := net.SplitHostPort(s.Addr()); host != "192.0.2.53" {
+		t.Fatalf("Addr() = %s, want 192.0.2.53:<port>", s.Addr())
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+}
