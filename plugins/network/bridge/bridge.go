@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/containernetworking/cni/libcni"
 	"github.com/containernetworking/cni/pkg/types"
@@ -51,9 +52,18 @@ type Network struct {
 	cfg  Config
 	cni  *libcni.CNIConfig
 	list *libcni.NetworkConfigList
-	// mu serialises CNI calls: host-local locks its store, but bridge setup
-	// of the first pods races on the bridge device.
-	mu sync.Mutex
+	// nodeMasquerade: the network installs the subnet's masquerade rule
+	// (generated configs); planned configs bring their own.
+	nodeMasquerade bool
+
+	// mu lets attachments run in parallel (host-local locks its own store)
+	// and Teardown exclude them.
+	mu sync.RWMutex
+	// setupMu serialises ADDs until one has succeeded: the bridge plugin
+	// races on creating the bridge and its gateway address.
+	setupMu sync.Mutex
+	setUp   atomic.Bool
+	pods    podLocks
 }
 
 // PodRef names the pod being attached.
@@ -103,7 +113,7 @@ func New(cfg Config) (*Network, error) {
 		var err error
 		raw, err = ConfList(ConfListOptions{
 			Network: cfg.Network, Bridge: cfg.Bridge, Subnet: cfg.Subnet, MTU: cfg.MTU,
-			IPAMDir: filepath.Join(cfg.DataDir, "ipam"),
+			IPAMDir: filepath.Join(cfg.DataDir, "ipam"), NodeMasquerade: true,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("bridge network: %w", err)
@@ -117,9 +127,10 @@ func New(cfg Config) (*Network, error) {
 		cfg.Network = list.Name
 	}
 	return &Network{
-		cfg:  cfg,
-		cni:  libcni.NewCNIConfigWithCacheDir(cfg.PluginDirs, filepath.Join(cfg.DataDir, "cache"), nil),
-		list: list,
+		cfg:            cfg,
+		cni:            libcni.NewCNIConfigWithCacheDir(cfg.PluginDirs, filepath.Join(cfg.DataDir, "cache"), nil),
+		list:           list,
+		nodeMasquerade: cfg.ConfList == nil,
 	}, nil
 }
 
@@ -162,8 +173,9 @@ func (n *Network) Attach(ctx context.Context, pod PodRef) (Attachment, error) {
 	if pod.UID == "" {
 		return Attachment{}, fmt.Errorf("attach pod %s/%s: uid is empty", pod.Namespace, pod.Name)
 	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	defer n.pods.lock(pod.UID)()
 	if a, err := n.recover(pod.UID); err == nil {
 		return a, nil
 	}
@@ -171,7 +183,7 @@ func (n *Network) Attach(ctx context.Context, pod PodRef) (Attachment, error) {
 	if err := createNetNS(path); err != nil {
 		return Attachment{}, fmt.Errorf("attach pod %s/%s: %w", pod.Namespace, pod.Name, err)
 	}
-	res, err := n.cni.AddNetworkList(ctx, n.list, n.runtimeConf(pod, path))
+	res, err := n.add(ctx, pod, path)
 	if err != nil {
 		// Release whatever the failed ADD allocated, then the namespace.
 		n.cni.DelNetworkList(context.WithoutCancel(ctx), n.list, n.runtimeConf(pod, path))
@@ -183,6 +195,26 @@ func (n *Network) Attach(ctx context.Context, pod PodRef) (Attachment, error) {
 		return Attachment{}, fmt.Errorf("attach pod %s/%s: %w", pod.Namespace, pod.Name, err)
 	}
 	return a, nil
+}
+
+// add runs CNI ADD; until one has succeeded, ADDs (and the node's
+// masquerade rule) are set up one at a time.
+func (n *Network) add(ctx context.Context, pod PodRef, path string) (types.Result, error) {
+	if n.setUp.Load() {
+		return n.cni.AddNetworkList(ctx, n.list, n.runtimeConf(pod, path))
+	}
+	n.setupMu.Lock()
+	defer n.setupMu.Unlock()
+	if n.nodeMasquerade && !n.setUp.Load() {
+		if err := ensureMasquerade(n.cfg.Network, n.cfg.Subnet); err != nil {
+			return nil, err
+		}
+	}
+	res, err := n.cni.AddNetworkList(ctx, n.list, n.runtimeConf(pod, path))
+	if err == nil {
+		n.setUp.Store(true)
+	}
+	return res, err
 }
 
 func attachmentFrom(res types.Result, path string) (Attachment, error) {
@@ -203,8 +235,9 @@ func attachmentFrom(res types.Result, path string) (Attachment, error) {
 // previous agent process: from libcni's cached ADD result, or else by
 // reading eth0's address inside the pod's namespace.
 func (n *Network) Recover(ctx context.Context, uid string) (Attachment, error) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	defer n.pods.lock(uid)()
 	return n.recover(uid)
 }
 
@@ -260,8 +293,9 @@ func inspectNetNS(path string) (Attachment, error) {
 // deletes its network namespace. Detaching a pod that is not attached
 // succeeds.
 func (n *Network) Detach(ctx context.Context, uid string) error {
-	n.mu.Lock()
-	defer n.mu.Unlock()
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	defer n.pods.lock(uid)()
 	return n.detach(ctx, uid)
 }
 
@@ -295,6 +329,12 @@ func (n *Network) Teardown(ctx context.Context) error {
 			}
 		}
 	}
+	if n.nodeMasquerade {
+		if err := removeMasquerade(n.cfg.Network, n.cfg.Subnet); err != nil {
+			errs = append(errs, fmt.Errorf("bridge teardown: %w", err))
+		}
+	}
+	n.setUp.Store(false)
 	if link, err := netlink.LinkByName(n.cfg.Bridge); err == nil {
 		if err := netlink.LinkDel(link); err != nil {
 			errs = append(errs, fmt.Errorf("bridge teardown: delete %s: %w", n.cfg.Bridge, err))
@@ -308,4 +348,39 @@ func (n *Network) Teardown(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// podLocks serialises the calls for one pod while other pods proceed.
+type podLocks struct {
+	mu    sync.Mutex
+	locks map[string]*podLock
+}
+
+type podLock struct {
+	sync.Mutex
+	users int
+}
+
+// lock locks uid and returns its unlock.
+func (p *podLocks) lock(uid string) (unlock func()) {
+	p.mu.Lock()
+	if p.locks == nil {
+		p.locks = map[string]*podLock{}
+	}
+	l := p.locks[uid]
+	if l == nil {
+		l = &podLock{}
+		p.locks[uid] = l
+	}
+	l.users++
+	p.mu.Unlock()
+	l.Lock()
+	return func() {
+		l.Unlock()
+		p.mu.Lock()
+		if l.users--; l.users == 0 {
+			delete(p.locks, uid)
+		}
+		p.mu.Unlock()
+	}
 }

@@ -31,6 +31,10 @@ type ConfListOptions struct {
 	MTU int
 	// IPAMDir is host-local's data directory.
 	IPAMDir string
+	// NodeMasquerade leaves masquerading to the host (one rule for the
+	// subnet, as Network installs) instead of the bridge plugin's per-pod
+	// ipMasq.
+	NodeMasquerade bool
 }
 
 // ConfList renders the CNI network configuration list: bridge (gateway,
@@ -61,7 +65,7 @@ func ConfList(o ConfListOptions) ([]byte, error) {
 				"type":             "bridge",
 				"bridge":           o.Bridge,
 				"isGateway":        true,
-				"ipMasq":           true,
+				"ipMasq":           !o.NodeMasquerade,
 				"hairpinMode":      true,
 				"mtu":              o.MTU,
 				"forceAddress":     false,
