@@ -91,11 +91,15 @@ func TestDaemonSetFollowsNodes(t *testing.T) {
 	scenario.Eventually(t, 10*time.Second, func() error { return onePerNode(t, c, "node-0", "node-new") })
 
 	// A template change rolls out to every node.
-	got, _ := client.Get[*api.DaemonSet](ctx, c.Client, "default", "agent")
-	got.Spec.Template.Spec.Containers[0].Image = "agent:2"
-	if _, err := client.Update(ctx, c.Client, got); err != nil {
-		t.Fatal(err)
-	}
+	scenario.Eventually(t, 5*time.Second, func() error { // retry conflicts with status writes
+		got, err := client.Get[*api.DaemonSet](ctx, c.Client, "default", "agent")
+		if err != nil {
+			return err
+		}
+		got.Spec.Template.Spec.Containers[0].Image = "agent:2"
+		_, err = client.Update(ctx, c.Client, got)
+		return err
+	})
 	scenario.Eventually(t, 15*time.Second, func() error {
 		if err := onePerNode(t, c, "node-0", "node-new"); err != nil {
 			return err

@@ -69,7 +69,7 @@ func (e *jobEnv) create(name string, completions, parallelism, backoffLimit int3
 		Spec: api.JobSpec{
 			Completions: api.Int32Ptr(completions), Parallelism: api.Int32Ptr(parallelism), BackoffLimit: api.Int32Ptr(backoffLimit),
 			TTLSecondsAfterFinished: ttl,
-			Template: api.PodTemplateSpec{Spec: api.PodSpec{RestartPolicy: "Never", Containers: []api.Container{{Name: "work", Image: "busybox"}}}},
+			Template:                api.PodTemplateSpec{Spec: api.PodSpec{RestartPolicy: "Never", Containers: []api.Container{{Name: "work", Image: "busybox"}}}},
 		},
 	}
 	if _, err := client.Create(context.Background(), e.client, j); err != nil {
