@@ -125,6 +125,8 @@ func newRootCommand(o *options) *cobra.Command {
 	)
 	root.AddCommand(newPluginsCommand(o))
 	root.AddCommand(newLogsCommand(o), newExecCommand(o), newImageCommand(o))
+	root.AddCommand(newRolloutCommand(o))
+	root.AddCommand(newSetCommand(o))
 	return root
 }
 
