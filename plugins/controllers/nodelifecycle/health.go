@@ -48,7 +48,8 @@ func MarkUnknown(status *api.NodeStatus, now time.Time) bool {
 // DesiredTaints returns node's taints with the not-ready and unreachable
 // taints (NoSchedule and NoExecute) matching its Ready condition: Unknown
 // means unreachable, False not ready, True (or no condition yet) neither.
-// Taints that stay keep their timeAdded; new ones get now.
+// Taints that stay keep their timeAdded; new ones, and NoExecute taints
+// without one, get now.
 func DesiredTaints(node *api.Node, now time.Time) []api.Taint {
 	want := ""
 	if c := api.GetNodeCondition(&node.Status, api.NodeReady); c != nil {
@@ -63,6 +64,11 @@ func DesiredTaints(node *api.Node, now time.Time) []api.Taint {
 	for _, t := range node.Spec.Taints {
 		if (t.Key == TaintNotReady || t.Key == TaintUnreachable) && t.Key != want {
 			continue
+		}
+		if t.Effect == "NoExecute" && t.TimeAdded == nil {
+			// Tolerations count from timeAdded; Kubernetes' API server
+			// stamps it on every NoExecute taint.
+			t.TimeAdded = api.Ptr(now)
 		}
 		out = append(out, t)
 	}

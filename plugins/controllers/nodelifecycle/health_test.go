@@ -41,6 +41,7 @@ func TestDesiredTaints(t *testing.T) {
 			api.Taint{Key: TaintUnreachable, Effect: "NoExecute"}), "gpu:NoSchedule "},
 		{"unknown to false: swapped", readyNode(api.ConditionFalse, api.Taint{Key: TaintUnreachable, Effect: "NoExecute"}),
 			TaintNotReady + ":NoSchedule " + TaintNotReady + ":NoExecute "},
+		{"a NoExecute taint without timeAdded gets one", readyNode(api.ConditionTrue, api.Taint{Key: "maintenance", Effect: "NoExecute"}), "maintenance:NoExecute "},
 		{"kept taint keeps its time", readyNode(api.ConditionUnknown, api.Taint{Key: TaintUnreachable, Effect: "NoExecute", TimeAdded: &earlier}),
 			TaintUnreachable + ":NoExecute " + TaintUnreachable + ":NoSchedule "},
 	}
@@ -51,6 +52,9 @@ func TestDesiredTaints(t *testing.T) {
 				t.Fatalf("taints %q, want %q", taintKeys(got), tt.want)
 			}
 			for _, taint := range got {
+				if taint.Effect == "NoExecute" && taint.TimeAdded == nil {
+					t.Fatalf("NoExecute taint %s without timeAdded", taint.Key)
+				}
 				if taint.Key == TaintUnreachable && taint.Effect == "NoExecute" && len(tt.node.Spec.Taints) > 0 && tt.node.Spec.Taints[0].TimeAdded != nil && !taint.TimeAdded.Equal(earlier) {
 					t.Fatalf("an existing taint's timeAdded moved to %v", taint.TimeAdded)
 				}

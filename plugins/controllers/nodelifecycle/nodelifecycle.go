@@ -175,7 +175,7 @@ func (c *Controller) updateReadiness(ctx context.Context, node *api.Node, p prob
 func (c *Controller) updateTaints(ctx context.Context, node *api.Node, now time.Time) (*api.Node, error) {
 	want := DesiredTaints(node, now)
 	if slices.EqualFunc(want, node.Spec.Taints, func(a, b api.Taint) bool {
-		return a.Key == b.Key && a.Value == b.Value && a.Effect == b.Effect
+		return a.Key == b.Key && a.Value == b.Value && a.Effect == b.Effect && (a.TimeAdded == nil) == (b.TimeAdded == nil)
 	}) {
 		return node, nil
 	}
