@@ -52,13 +52,9 @@ func defaultAgentConfig() AgentConfig {
 // startAgent runs a node agent against the API server of clientCfg until
 // ctx ends; the runtime (and a private containerd) is closed on return,
 // leaving containers running for the next agent to adopt.
-func startAgent(ctx context.Context, cfg AgentConfig, dataDir string, clientCfg *client.Config) error {
-	if cfg.NodeName == "" {
-		host, err := os.Hostname()
-		if err != nil {
-			return fmt.Errorf("agent.node-name: not set and the hostname is unknown: %w", err)
-		}
-		cfg.NodeName = host
+func startAgent(ctx context.Context, cfg AgentConfig, svc ServicesConfig, dnsCfg DNSConfig, dataDir string, clientCfg *client.Config) error {
+	if err := cfg.defaultNodeName(); err != nil {
+		return err
 	}
 	if cfg.DataDir == "" {
 		cfg.DataDir = filepath.Join(dataDir, "agent")
@@ -66,6 +62,10 @@ func startAgent(ctx context.Context, cfg AgentConfig, dataDir string, clientCfg 
 	c, err := client.New(clientCfg)
 	if err != nil {
 		return fmt.Errorf("agent: %w", err)
+	}
+	services, err := nodeServices(svc, dnsCfg)
+	if err != nil {
+		return err
 	}
 	var rt sdkruntime.Plugin
 	var newNetwork node.NetworkFactory
@@ -90,6 +90,7 @@ func startAgent(ctx context.Context, cfg AgentConfig, dataDir string, clientCfg 
 		}
 	case sim.Name:
 		rt, newNetwork, prober = sim.New(), sim.NewNetwork, node.AlwaysSucceed{}
+		services = nil // simulated pods have no network to proxy or resolve in
 	default:
 		return fmt.Errorf("agent.runtime: %q is not a runtime: use containerd or sim", cfg.Runtime)
 	}
@@ -104,6 +105,7 @@ func startAgent(ctx context.Context, cfg AgentConfig, dataDir string, clientCfg 
 		NodeName: cfg.NodeName, Client: c, Runtime: rt, NewNetwork: newNetwork, DataDir: cfg.DataDir,
 		ClusterCIDR: cfg.ClusterCIDR, PodSubnet: cfg.PodSubnet, NodeIPs: ips, Listen: cfg.Listen,
 		ClusterCAPEM: []byte(clientCfg.CertificateAuthorityData), Prober: prober, ClusterDNS: cfg.ClusterDNS,
+		ClusterDomain: svc.ClusterDomain, Services: services,
 		Logger: slog.Default(),
 	})
 	if err != nil {
@@ -141,7 +143,9 @@ func (b bridgeNetwork) Detach(ctx context.Context, uid string) error { return b.
 // API server.
 func newAgentCommand() *cobra.Command {
 	var server, token, caFile, dataDir string
+	var teardown bool
 	cfg := defaultAgentConfig()
+	svc, dnsCfg := defaultServicesConfig(), DNSConfig{Enabled: true}
 	cmd := &cobra.Command{
 		Use:   "agent --server URL --token TOKEN --ca-file CA.crt",
 		Short: "Run a node agent that runs the pods bound to this node",
@@ -151,6 +155,26 @@ server knows (DATA_DIR/tokens.yaml); the CA file is the server's DATA_DIR/pki/ca
 accept the server's proxy certificate for logs and exec.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := svc.validate(); err != nil {
+				return err
+			}
+			if teardown {
+				if err := cfg.defaultNodeName(); err != nil {
+					return err
+				}
+				var cc *client.Config
+				if server != "" && token != "" {
+					cc = &client.Config{Server: server, Token: token}
+					if caFile != "" {
+						ca, err := os.ReadFile(caFile)
+						if err != nil {
+							return fmt.Errorf("--ca-file: %w", err)
+						}
+						cc.CertificateAuthorityData = string(ca)
+					}
+				}
+				return teardownServices(cmd.Context(), cfg.NodeName, svc, dnsCfg, cc)
+			}
 			if server == "" || token == "" {
 				return errors.New("--server and --token are required")
 			}
@@ -167,7 +191,7 @@ accept the server's proxy certificate for logs and exec.`,
 				slog.Warn("no --ca-file: logs, exec and image import are disabled on this node")
 				cfg.Listen = ""
 			}
-			return startAgent(cmd.Context(), cfg, dataDir, cc)
+			return startAgent(cmd.Context(), cfg, svc, dnsCfg, dataDir, cc)
 		},
 	}
 	f := cmd.Flags()
@@ -182,5 +206,7 @@ accept the server's proxy certificate for logs and exec.`,
 	f.StringVar(&cfg.PodSubnet, "pod-subnet", "", "claim this /24 instead of the next free one")
 	f.StringVar(&cfg.NodeIP, "node-ip", "", "node InternalIP (default: the default route's address)")
 	f.StringVar(&cfg.Listen, "listen", cfg.Listen, "HOST:PORT of the agent's HTTPS endpoint for logs and exec")
+	addServiceFlags(f, &svc, &dnsCfg)
+	f.BoolVar(&teardown, "teardown", false, "remove this node's service proxy rules (and, with --server and --token, its cluster DNS registration), then exit")
 	return cmd
 }

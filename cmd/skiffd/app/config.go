@@ -28,6 +28,9 @@ type Config struct {
 	Scheduler SchedulerConfig `koanf:"scheduler"`
 	Plugins   PluginsConfig   `koanf:"plugins"`
 	Agent     AgentConfig     `koanf:"agent"`
+	// Services and DNS are documented in services.go.
+	Services ServicesConfig `koanf:"services"`
+	DNS      DNSConfig      `koanf:"dns"`
 	// Controllers selects controllers: "*" all, "name" one, "-name" not it.
 	Controllers       []string                  `koanf:"controllers"`
 	ControllerWorkers int                       `koanf:"controller-workers"`
@@ -67,6 +70,8 @@ func defaultConfig() Config {
 		Scheduler: SchedulerConfig{Defaults: true},
 		Plugins:   PluginsConfig{LoadTimeout: 30 * time.Second},
 		Agent:     defaultAgentConfig(),
+		Services:  defaultServicesConfig(),
+		DNS:       DNSConfig{Enabled: true},
 
 		Controllers:       []string{"*"},
 		ControllerWorkers: 5,
@@ -172,6 +177,9 @@ func (c *Config) validate() error {
 		return fmt.Errorf("store.prefix: %q must start with /", c.Store.Prefix)
 	}
 	if _, err := planControllers(c); err != nil {
+		return err
+	}
+	if err := c.Services.validate(); err != nil {
 		return err
 	}
 	return c.LeaderElection.validate()

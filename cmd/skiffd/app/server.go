@@ -65,6 +65,7 @@ func runServer(ctx context.Context, cfg *Config, src configSource) error {
 		// skiff-system holds the cluster's own objects; node heartbeats
 		// (Leases) live in skiff-node-lease, as kube-node-lease in Kubernetes.
 		BootstrapNamespaces: []string{"default", "skiff-system", "skiff-node-lease"},
+		Services:            cfg.Services.network(),
 	})
 	if err != nil {
 		return err
@@ -94,7 +95,7 @@ func runServer(ctx context.Context, cfg *Config, src configSource) error {
 		"client-config", filepath.Join(cfg.DataDir, "admin.conf"))
 	if cfg.Agent.Enabled {
 		go func() {
-			if err := startAgent(ctx, cfg.Agent, cfg.DataDir, srv.ClientConfig()); err != nil {
+			if err := startAgent(ctx, cfg.Agent, cfg.Services, cfg.DNS, cfg.DataDir, srv.ClientConfig()); err != nil {
 				slog.Error("node agent stopped", "err", err)
 			}
 		}()
