@@ -211,6 +211,11 @@ func (c *Controller) evictPods(ctx context.Context, node *api.Node, now time.Tim
 			}
 			continue
 		}
+		if agentGone && api.IsPodReady(pod) {
+			if err := c.markNotReady(ctx, pod, now); err != nil {
+				errs = append(errs, err)
+			}
+		}
 		at, evict := EvictionTime(pod, node.Spec.Taints, c.cfg.PodEvictionTimeout, now)
 		if !evict {
 			continue
@@ -228,6 +233,19 @@ func (c *Controller) evictPods(ctx context.Context, node *api.Node, now time.Tim
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// markNotReady sets the Ready condition of a pod on a node whose agent is
+// gone to False, as Kubernetes does, so services stop sending it traffic
+// long before it is evicted. The agent, once back, posts the truth.
+func (c *Controller) markNotReady(ctx context.Context, pod *api.Pod, now time.Time) error {
+	updated := api.DeepCopy(pod)
+	api.SetPodCondition(&updated.Status, api.PodCondition{Type: api.PodReady, Status: api.ConditionFalse,
+		Reason: "NodeUnreachable", Message: "The node's agent stopped posting status.", LastTransitionTime: now.UTC().Truncate(time.Second)})
+	if _, err := client.UpdateStatus(ctx, c.client, updated); err != nil && !api.IsNotFound(err) {
+		return fmt.Errorf("node %q: mark pod %q not ready: %w", pod.Spec.NodeName, pod.Key(), err)
+	}
+	return nil
 }
 
 func (c *Controller) evict(ctx context.Context, pod *api.Pod, now time.Time) error {

@@ -211,9 +211,21 @@ func TestSilentNodeIsTaintedAndItsPodsReplaced(t *testing.T) {
 	if n := c.node("alive"); !api.IsNodeReady(n) || len(n.Spec.Taints) != 0 {
 		t.Fatalf("the renewing node was marked: %+v %+v", n.Status.Conditions, n.Spec.Taints)
 	}
-	if p, _ := client.Get[*api.Pod](ctx, c.cli, "default", victim); p.DeletionTimestamp != nil {
-		t.Fatal("pod evicted before its 60s toleration ran out")
-	}
+	// Its pod stops being ready at once (services drop it) but is only
+	// evicted when its 60s toleration runs out.
+	c.eventually(func() error {
+		p, err := client.Get[*api.Pod](ctx, c.cli, "default", victim)
+		if err != nil {
+			return err
+		}
+		if p.DeletionTimestamp != nil {
+			t.Fatal("pod evicted before its 60s toleration ran out")
+		}
+		if api.IsPodReady(p) {
+			return fmt.Errorf("pod %s on the unreachable node still Ready", victim)
+		}
+		return nil
+	})
 
 	// After the toleration the pod is evicted; its agent never confirms,
 	// so after the grace period it is force-deleted and replaced elsewhere.
