@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"maps"
 	"sync"
+	"time"
 
 	"github.com/skiff-sh/skiff/core/api"
 	"github.com/skiff-sh/skiff/core/client"
@@ -31,6 +32,7 @@ type Controller struct {
 	clock    reconcile.Clock
 	log      *slog.Logger
 	exp      *internal.Expectations
+	status   *internal.StatusBatcher
 	queue    *reconcile.Queue
 }
 
@@ -43,6 +45,7 @@ func (c *Controller) Reconcile(ctx context.Context, key string) (reconcile.Resul
 	ds, ok := c.sets.GetByKey(key)
 	if !ok {
 		c.exp.Forget(key)
+		c.status.Forget(key)
 		return reconcile.Result{}, nil
 	}
 	sel, err := api.SelectorFromLabelSelector(ds.Spec.Selector)
@@ -60,27 +63,46 @@ func (c *Controller) Reconcile(ctx context.Context, key string) (reconcile.Resul
 	if satisfied && ds.DeletionTimestamp == nil {
 		manageErr = c.apply(ctx, ds, plan, hash)
 	}
+	var next reconcile.Result
 	if statusChanged(&ds.Status, &status) {
-		updated := *ds
-		updated.Status = status
-		if _, err := client.UpdateStatus(ctx, c.client, &updated); err != nil && !api.IsNotFound(err) {
-			return reconcile.Result{}, errors.Join(manageErr, claimErr, fmt.Errorf("daemonset %q: update status: %w", key, err))
+		if wait := c.status.Delay(key, isFinal(ds, &status)); wait > 0 {
+			next.RequeueAfter = wait
+		} else {
+			updated := *ds // shallow: only Status changes, and it is replaced
+			updated.Status = status
+			if _, err := client.UpdateStatus(ctx, c.client, &updated); err != nil && !api.IsNotFound(err) {
+				return reconcile.Result{}, errors.Join(manageErr, claimErr, fmt.Errorf("daemonset %q: update status: %w", key, err))
+			}
+			c.status.Wrote(key)
 		}
 	}
 	if err := errors.Join(manageErr, claimErr); err != nil {
 		return reconcile.Result{}, err
 	}
-	var next reconcile.Result
 	if !satisfied {
 		// Writes not yet seen are trusted only this long.
-		next.RequeueAfter = internal.ExpectationsTimeout
+		next.RequeueAfter = minPositive(next.RequeueAfter, internal.ExpectationsTimeout)
 	}
 	for _, p := range pods {
-		if d := internal.NextAvailableIn(p, ds.Spec.MinReadySeconds, now); d > 0 && (next.RequeueAfter == 0 || d < next.RequeueAfter) {
-			next.RequeueAfter = d
-		}
+		next.RequeueAfter = minPositive(next.RequeueAfter, internal.NextAvailableIn(p, ds.Spec.MinReadySeconds, now))
 	}
 	return next, nil
+}
+
+// minPositive is the shorter of two waits, 0 meaning none.
+func minPositive(a, b time.Duration) time.Duration {
+	if a <= 0 || (b > 0 && b < a) {
+		return b
+	}
+	return a
+}
+
+// isFinal reports whether a status is worth writing at once: the spec
+// changed or every node runs a ready, available, updated daemon.
+func isFinal(ds *api.DaemonSet, st *api.DaemonSetStatus) bool {
+	d := st.DesiredNumberScheduled
+	return st.ObservedGeneration != ds.Status.ObservedGeneration ||
+		st.CurrentNumberScheduled == d && st.NumberReady == d && st.UpdatedNumberScheduled == d && st.NumberAvailable == d && st.NumberMisscheduled == 0
 }
 
 func statusChanged(a, b *api.DaemonSetStatus) bool {

@@ -24,6 +24,7 @@ func New(h *reconcile.Handle) (*reconcile.Controller, error) {
 		clock:    h.Clock,
 		log:      h.Logger,
 		exp:      internal.NewExpectations(h.Clock),
+		status:   internal.NewStatusBatcher(h.Clock),
 	}
 	ctrl := reconcile.NewController(Name, c, h.Clock, h.Logger)
 	c.queue = ctrl.Queue()

@@ -11,6 +11,7 @@ import (
 	"maps"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/skiff-sh/skiff/core/api"
 	"github.com/skiff-sh/skiff/core/client"
@@ -27,6 +28,7 @@ type Controller struct {
 	clock    reconcile.Clock
 	log      *slog.Logger
 	exp      *internal.Expectations
+	status   *internal.StatusBatcher
 	queue    *reconcile.Queue
 }
 
@@ -39,6 +41,7 @@ func (c *Controller) Reconcile(ctx context.Context, key string) (reconcile.Resul
 	set, ok := c.sets.GetByKey(key)
 	if !ok {
 		c.exp.Forget(key)
+		c.status.Forget(key)
 		return reconcile.Result{}, nil
 	}
 	sel, err := api.SelectorFromLabelSelector(set.Spec.Selector)
@@ -60,27 +63,46 @@ func (c *Controller) Reconcile(ctx context.Context, key string) (reconcile.Resul
 	}
 	now := c.clock.Now()
 	status := ComputeStatus(set, pods, currentRev, updateRev, now)
+	var next reconcile.Result
 	if statusChanged(&set.Status, &status) {
-		updated := *set
-		updated.Status = status
-		if _, err := client.UpdateStatus(ctx, c.client, &updated); err != nil && !api.IsNotFound(err) {
-			return reconcile.Result{}, errors.Join(manageErr, claimErr, fmt.Errorf("statefulset %q: update status: %w", key, err))
+		if wait := c.status.Delay(key, isFinal(set, &status)); wait > 0 {
+			next.RequeueAfter = wait
+		} else {
+			updated := *set // shallow: only Status changes, and it is replaced
+			updated.Status = status
+			if _, err := client.UpdateStatus(ctx, c.client, &updated); err != nil && !api.IsNotFound(err) {
+				return reconcile.Result{}, errors.Join(manageErr, claimErr, fmt.Errorf("statefulset %q: update status: %w", key, err))
+			}
+			c.status.Wrote(key)
 		}
 	}
 	if err := errors.Join(manageErr, claimErr); err != nil {
 		return reconcile.Result{}, err
 	}
-	var next reconcile.Result
 	if !satisfied {
 		// Writes not yet seen are trusted only this long.
-		next.RequeueAfter = internal.ExpectationsTimeout
+		next.RequeueAfter = minPositive(next.RequeueAfter, internal.ExpectationsTimeout)
 	}
 	for _, p := range pods {
-		if d := internal.NextAvailableIn(p, set.Spec.MinReadySeconds, now); d > 0 && (next.RequeueAfter == 0 || d < next.RequeueAfter) {
-			next.RequeueAfter = d
-		}
+		next.RequeueAfter = minPositive(next.RequeueAfter, internal.NextAvailableIn(p, set.Spec.MinReadySeconds, now))
 	}
 	return next, nil
+}
+
+// isFinal reports whether a status is worth writing at once: the spec or
+// the current revision changed, or every replica is ready and updated.
+func isFinal(set *api.StatefulSet, st *api.StatefulSetStatus) bool {
+	want := internal.Replicas(set.Spec.Replicas)
+	return st.ObservedGeneration != set.Status.ObservedGeneration || st.CurrentRevision != set.Status.CurrentRevision ||
+		st.Replicas == want && st.ReadyReplicas == want && st.UpdatedReplicas == want
+}
+
+// minPositive is the shorter of two waits, 0 meaning none.
+func minPositive(a, b time.Duration) time.Duration {
+	if a <= 0 || (b > 0 && b < a) {
+		return b
+	}
+	return a
 }
 
 func statusChanged(a, b *api.StatefulSetStatus) bool {
