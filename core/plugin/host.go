@@ -239,6 +239,12 @@ func (h *Host) Scorers() []*Plugin { return h.Plugins(sdk.PointScore) }
 // Admitters returns the admission plugins.
 func (h *Host) Admitters() []*Plugin { return h.Plugins(sdk.PointAdmission) }
 
+// Networks returns the network plugins (a node runs one backend).
+func (h *Host) Networks() []*Plugin { return h.Plugins(sdk.PointNetwork) }
+
+// Proxies returns the proxy plugins (a node runs one proxy).
+func (h *Host) Proxies() []*Plugin { return h.Plugins(sdk.PointProxy) }
+
 // Plugin states shown by `skiff plugins`.
 const (
 	StateLoaded     = "loaded"

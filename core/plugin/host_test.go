@@ -115,7 +115,9 @@ func TestApplyInvalidKeepsOldSelection(t *testing.T) {
 		{Spec{Name: "z", Point: sdk.PointScore, Wasm: wasm, SHA256: "abc"}, "sha256: want 64 hex digits"},
 		{Spec{Name: "z", Point: sdk.PointFilter, Wasm: wasm}, "is configured as scheduler.filter"},
 		{Spec{Name: "z", Point: sdk.PointScore, Wasm: wasm, Args: map[string]any{"score": 500}}, "configure: args: score: must be in [0, 100], got 500"},
-		{Spec{Name: "z", Point: sdk.PointNetwork, Wasm: wasm}, "cannot be served by a WASM module"},
+		{Spec{Name: "z", Point: sdk.PointController, Wasm: wasm}, "cannot be served by a WASM module"},
+		{Spec{Name: "z", Point: sdk.PointNetwork, Wasm: wasm}, "implements scheduler.score (plugin \"zone-pref\"), but is configured as network"},
+		{Spec{Name: "z", Point: sdk.PointProxy, Wasm: wasm, FailurePolicy: FailOpen}, "failurePolicy: a proxy plugin has no fallback plan"},
 	}
 	for _, tt := range tests {
 		// The bad entry comes after a valid one: nothing of the new

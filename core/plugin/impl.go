@@ -9,6 +9,8 @@ import (
 	"github.com/skiff-sh/skiff/sdk"
 	"github.com/skiff-sh/skiff/sdk/abi"
 	"github.com/skiff-sh/skiff/sdk/admission"
+	"github.com/skiff-sh/skiff/sdk/network"
+	"github.com/skiff-sh/skiff/sdk/proxy"
 	"github.com/skiff-sh/skiff/sdk/scheduler"
 )
 
@@ -17,6 +19,8 @@ type impl interface {
 	filter(ctx context.Context, pod *scheduler.Pod, snap scheduler.Snapshot, candidates []int32, reasons []string) error
 	score(ctx context.Context, pod *scheduler.Pod, snap scheduler.Snapshot, candidates []int32, scores []int64) error
 	admit(ctx context.Context, req *admission.Request) (*admission.Response, error)
+	plan(ctx context.Context, in network.Input) (network.Plan, error)
+	rules(ctx context.Context, in *proxy.Input) (*proxy.Ruleset, error)
 	// restarting reports a process plugin being brought back after a crash.
 	restarting() bool
 	close() error
@@ -50,6 +54,14 @@ func (b builtin) score(ctx context.Context, pod *scheduler.Pod, snap scheduler.S
 
 func (b builtin) admit(ctx context.Context, req *admission.Request) (*admission.Response, error) {
 	return b.plugin.(admission.Plugin).Admit(ctx, req)
+}
+
+func (b builtin) plan(ctx context.Context, in network.Input) (network.Plan, error) {
+	return b.plugin.(network.Plugin).Plan(ctx, in)
+}
+
+func (b builtin) rules(ctx context.Context, in *proxy.Input) (*proxy.Ruleset, error) {
+	return b.plugin.(proxy.Plugin).Rules(ctx, in)
 }
 
 func (builtin) restarting() bool { return false }
@@ -182,29 +194,65 @@ func (r *remote) score(ctx context.Context, pod *scheduler.Pod, snap scheduler.S
 	return r.schedule(ctx, abi.OpScore, pod, snap, c, func(rd *abi.Reader) { rd.Scores(scores) })
 }
 
-func (r *remote) admit(ctx context.Context, req *admission.Request) (resp *admission.Response, err error) {
+// call sends one request that needs no node table: encode writes the
+// payload after the op, decode reads the result after the status.
+func (r *remote) call(ctx context.Context, op abi.Op, encode func(*abi.Writer) error, decode func(*abi.Reader) error) (err error) {
 	s, err := r.acq.acquire(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer func() { r.acq.release(s, err) }()
 	sc := s.scratch()
 	sc.w.Reset()
-	sc.w.U8(uint8(abi.OpAdmit))
-	sc.w.PutAdmissionRequest(req)
+	sc.w.U8(uint8(op))
+	if err := encode(&sc.w); err != nil {
+		return err
+	}
 	raw, err := s.roundTrip(ctx, sc.w.Buf)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	rd := abi.NewReader(raw)
 	if err := abi.DecodeStatus(rd); err != nil {
+		return err
+	}
+	if err := decode(rd); err != nil {
+		return fmt.Errorf("decoding plugin response: %w", err)
+	}
+	if err := rd.Err(); err != nil {
+		return fmt.Errorf("decoding plugin response: %w", err)
+	}
+	return nil
+}
+
+func (r *remote) admit(ctx context.Context, req *admission.Request) (resp *admission.Response, err error) {
+	err = r.call(ctx, abi.OpAdmit,
+		func(w *abi.Writer) error { w.PutAdmissionRequest(req); return nil },
+		func(rd *abi.Reader) error { resp = rd.AdmissionResponse(); return nil })
+	if err != nil {
 		return nil, err
 	}
-	resp = rd.AdmissionResponse()
-	if err := rd.Err(); err != nil {
-		return nil, fmt.Errorf("decoding plugin response: %w", err)
-	}
 	return resp, nil
+}
+
+func (r *remote) plan(ctx context.Context, in network.Input) (plan network.Plan, err error) {
+	err = r.call(ctx, abi.OpPlan,
+		func(w *abi.Writer) error { return w.PutNetworkInput(&in) },
+		func(rd *abi.Reader) (err error) { plan, err = rd.NetworkPlan(); return err })
+	if err != nil {
+		return network.Plan{}, err
+	}
+	return plan, nil
+}
+
+func (r *remote) rules(ctx context.Context, in *proxy.Input) (rs *proxy.Ruleset, err error) {
+	err = r.call(ctx, abi.OpRules,
+		func(w *abi.Writer) error { w.PutProxyInput(in); return nil },
+		func(rd *abi.Reader) error { rs = rd.Ruleset(); return nil })
+	if err != nil {
+		return nil, err
+	}
+	return rs, nil
 }
 
 // handshake checks a fresh session's descriptor against the spec and

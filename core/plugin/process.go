@@ -92,6 +92,7 @@ func (p *processPlugin) start(ctx context.Context) (*processConn, error) {
 		Cmd:              exec.Command(p.spec.Process),
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
 		AutoMTLS:         true,
+		GRPCDialOptions:  process.DialOptions(),
 		StartTimeout:     processStartLimit,
 		Stderr:           p.stderr,
 		SyncStderr:       p.stderr,

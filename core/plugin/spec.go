@@ -156,6 +156,9 @@ func (s *Spec) validate(reg *Registry) error {
 	if s.FailurePolicy != FailClosed && s.FailurePolicy != FailOpen {
 		return bad("failurePolicy", "must be %s or %s, got %q", FailClosed, FailOpen, s.FailurePolicy)
 	}
+	if s.FailurePolicy == FailOpen && planPoints[s.Point] {
+		return bad("failurePolicy", "a %s plugin has no fallback plan: a failed call keeps what is installed and is retried; use %s", s.Point, FailClosed)
+	}
 	if s.MemoryLimitPages != 0 && s.Loader() != LoaderWasm {
 		return bad("memoryLimitPages", "applies to wasm plugins only")
 	}
@@ -169,10 +172,17 @@ func (s *Spec) validate(reg *Registry) error {
 }
 
 // abiPoints are served over the plugin ABI (process and wasm loaders).
-var abiPoints = map[sdk.Point]bool{sdk.PointFilter: true, sdk.PointScore: true, sdk.PointAdmission: true}
+var abiPoints = map[sdk.Point]bool{
+	sdk.PointFilter: true, sdk.PointScore: true, sdk.PointAdmission: true, sdk.PointNetwork: true, sdk.PointProxy: true,
+}
 
-// wasmPoints may be WASM modules.
+// wasmPoints may be WASM modules: every ABI point computes from its input
+// alone, so a module without syscalls can serve it.
 var wasmPoints = abiPoints
+
+// planPoints compute a plan the host applies; a failed call has nothing to
+// fall back to, so they are fail-closed only.
+var planPoints = map[sdk.Point]bool{sdk.PointNetwork: true, sdk.PointProxy: true}
 
 // sameLoad reports whether a and b load the same plugin the same way, so a
 // loaded instance of a can serve b.

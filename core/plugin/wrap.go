@@ -13,6 +13,8 @@ import (
 
 	"github.com/skiff-sh/skiff/sdk"
 	"github.com/skiff-sh/skiff/sdk/admission"
+	"github.com/skiff-sh/skiff/sdk/network"
+	"github.com/skiff-sh/skiff/sdk/proxy"
 	"github.com/skiff-sh/skiff/sdk/scheduler"
 )
 
@@ -108,9 +110,49 @@ func (p *Plugin) Admit(ctx context.Context, req *admission.Request) (*admission.
 	return resp, nil
 }
 
+// Plan runs a network plugin (see network.Plugin) under the call deadline.
+// Network plugins are always fail-closed: there is no plan to fall back to,
+// so an error leaves the fabric as it is and the caller retries.
+func (p *Plugin) Plan(ctx context.Context, in network.Input) (network.Plan, error) {
+	var plan network.Plan
+	err := p.call(ctx, func(ctx context.Context) (err error) {
+		plan, err = p.loaded.impl.plan(ctx, in)
+		return err
+	})
+	if err != nil {
+		return network.Plan{}, err
+	}
+	return plan, nil
+}
+
+// Rules runs a proxy plugin (see proxy.Plugin) under the call deadline.
+// Proxy plugins are always fail-closed, as network plugins are: an error
+// leaves the installed rules as they are and the caller retries.
+func (p *Plugin) Rules(ctx context.Context, in *proxy.Input) (*proxy.Ruleset, error) {
+	var rs *proxy.Ruleset
+	err := p.call(ctx, func(ctx context.Context) (err error) {
+		rs, err = p.loaded.impl.rules(ctx, in)
+		if err == nil && rs == nil {
+			err = errors.New("plugin returned no ruleset")
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rs, nil
+}
+
+// Compile-time guards: the host's wrappers serve where the contracts are
+// expected (core/node/proxy takes a proxy.Plugin).
+var (
+	_ network.Plugin = (*Plugin)(nil)
+	_ proxy.Plugin   = (*Plugin)(nil)
+)
+
 // Do runs fn with the plugin's value under the host's policy, for builtin
-// plugins of the points the host does not call itself (controller, network,
-// proxy, runtime): type-assert value to the point's interface.
+// plugins of the points the host does not call itself (controller,
+// runtime): type-assert value to the point's interface.
 func (p *Plugin) Do(ctx context.Context, fn func(ctx context.Context, value any) error) (applied bool, err error) {
 	b, ok := p.loaded.impl.(builtin)
 	if !ok {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/skiff-sh/skiff/sdk"
 	"github.com/skiff-sh/skiff/sdk/admission"
+	"github.com/skiff-sh/skiff/sdk/network"
+	"github.com/skiff-sh/skiff/sdk/proxy"
 	"github.com/skiff-sh/skiff/sdk/scheduler"
 )
 
@@ -29,6 +31,10 @@ const (
 	// OpSync carries only a node-table delta: the host sends a full table
 	// to a fresh plugin this way, outside the deadline of a pod's call.
 	OpSync Op = 6
+	// OpPlan carries a network.Input (JSON) and returns a network.Plan.
+	OpPlan Op = 7
+	// OpRules carries a proxy.Input (compact) and returns a proxy.Ruleset.
+	OpRules Op = 8
 )
 
 // Status is the first byte of every response.
@@ -113,6 +119,10 @@ func (d *Dispatcher) Handle(ctx context.Context, msg []byte, w *Writer) {
 		err = d.schedule(ctx, op, r, w)
 	case OpAdmit:
 		err = d.admit(ctx, r, w)
+	case OpPlan:
+		err = d.plan(ctx, r, w)
+	case OpRules:
+		err = d.rules(ctx, r, w)
 	case OpSync:
 		if err = d.applyDelta(r); err == nil {
 			w.U8(uint8(StatusOK))
@@ -152,8 +162,7 @@ func (d *Dispatcher) configure(args []byte, r *Reader) error {
 }
 
 // Implements checks that p, built by a factory, implements the interface of
-// point. Points outside the ABI (controller, network, proxy, runtime) are
-// not checked here.
+// point. Points outside the ABI (controller, runtime) are not checked here.
 func Implements(point sdk.Point, p any) error {
 	ok := true
 	switch point {
@@ -163,6 +172,10 @@ func Implements(point sdk.Point, p any) error {
 		_, ok = p.(scheduler.ScorePlugin)
 	case sdk.PointAdmission:
 		_, ok = p.(admission.Plugin)
+	case sdk.PointNetwork:
+		_, ok = p.(network.Plugin)
+	case sdk.PointProxy:
+		_, ok = p.(proxy.Plugin)
 	}
 	if !ok {
 		return fmt.Errorf("factory returned %T, which does not implement the %s interface", p, point)
@@ -172,7 +185,7 @@ func Implements(point sdk.Point, p any) error {
 
 func checkImplements(point sdk.Point, p any) error {
 	switch point {
-	case sdk.PointFilter, sdk.PointScore, sdk.PointAdmission:
+	case sdk.PointFilter, sdk.PointScore, sdk.PointAdmission, sdk.PointNetwork, sdk.PointProxy:
 		return Implements(point, p)
 	}
 	return fmt.Errorf("extension point %s is not served over the plugin ABI yet", point)
@@ -307,5 +320,61 @@ func (d *Dispatcher) admit(ctx context.Context, r *Reader, w *Writer) error {
 	}
 	w.U8(uint8(StatusOK))
 	w.PutAdmissionResponse(resp)
+	return nil
+}
+
+// configured returns the plugin once configure has built it.
+func (d *Dispatcher) configured() (any, error) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if d.plugin == nil {
+		return nil, errors.New("plugin called before configure")
+	}
+	return d.plugin, nil
+}
+
+func (d *Dispatcher) plan(ctx context.Context, r *Reader, w *Writer) error {
+	in, err := r.NetworkInput()
+	if err != nil {
+		return err
+	}
+	v, err := d.configured()
+	if err != nil {
+		return err
+	}
+	p, ok := v.(network.Plugin)
+	if !ok {
+		return fmt.Errorf("plugin %q is not configured as a network plugin", d.desc.Name)
+	}
+	plan, err := p.Plan(ctx, in)
+	if err != nil {
+		return err
+	}
+	w.U8(uint8(StatusOK))
+	return w.PutNetworkPlan(&plan)
+}
+
+func (d *Dispatcher) rules(ctx context.Context, r *Reader, w *Writer) error {
+	in := r.ProxyInput()
+	if err := r.Err(); err != nil {
+		return err
+	}
+	v, err := d.configured()
+	if err != nil {
+		return err
+	}
+	p, ok := v.(proxy.Plugin)
+	if !ok {
+		return fmt.Errorf("plugin %q is not configured as a proxy plugin", d.desc.Name)
+	}
+	rs, err := p.Rules(ctx, in)
+	if err != nil {
+		return err
+	}
+	if rs == nil {
+		return errors.New("proxy plugin returned no ruleset")
+	}
+	w.U8(uint8(StatusOK))
+	w.PutRuleset(rs)
 	return nil
 }

@@ -38,6 +38,11 @@ const PluginName = "skiff"
 
 const callMethod = "/skiff.plugin.v1.Plugin/Call"
 
+// MaxMessageSize bounds one request or response. gRPC's default of 4 MiB
+// is less than a proxy ruleset for a few thousand services; both sides
+// raise it to the default memory limit of a WASM plugin.
+const MaxMessageSize = 256 << 20
+
 // Serve runs the plugin built by factory until the host ends the process.
 // Run by hand, the binary prints that it is a skiff plugin and exits.
 func Serve(desc sdk.Descriptor, factory sdk.Factory) {
@@ -47,8 +52,16 @@ func Serve(desc sdk.Descriptor, factory sdk.Factory) {
 		Plugins: plugin.PluginSet{PluginName: &grpcPlugin{
 			dispatcher: abi.NewDispatcher(desc, factory, sdk.LoggerHandle{Log: log}),
 		}},
-		GRPCServer: plugin.DefaultGRPCServer,
+		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
+			return grpc.NewServer(append(opts, grpc.MaxRecvMsgSize(MaxMessageSize), grpc.MaxSendMsgSize(MaxMessageSize))...)
+		},
 	})
+}
+
+// DialOptions are the gRPC options a host passes to plugin.ClientConfig
+// (GRPCDialOptions) so that large messages pass.
+func DialOptions() []grpc.DialOption {
+	return []grpc.DialOption{grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessageSize), grpc.MaxCallSendMsgSize(MaxMessageSize))}
 }
 
 // ClientPlugins is the plugin set a host passes to plugin.ClientConfig;
