@@ -24,7 +24,20 @@ for _ in $(seq 1 60); do
 	fi
 	sleep 0.5
 done
+ready=0
+for _ in $(seq 1 120); do
+	if bin/skiff get nodes --no-headers 2>/dev/null | grep -q ' Ready '; then
+		ready=1
+		break
+	fi
+	sleep 0.5
+done
 bin/skiff cluster-info
+if [ "$ready" = 0 ]; then
+	echo "the node agent did not become Ready within a minute; see $LOG" >&2
+	exit 1
+fi
+bin/skiff get nodes -o wide
 
 echo
 echo "+ building and importing the example image"
@@ -58,3 +71,5 @@ if [ "${SKIFF_K8S_DOCS:-0}" = 1 ]; then
 fi
 echo
 echo "client config: $SKIFF_CONFIG (also ~/.skiff/config if it did not exist)"
+echo "try: bin/skiff get po -o wide; bin/skiff logs ${pod#pod/}; bin/skiff exec ${pod#pod/} -- cat /etc/hostname"
+echo "stop: sudo scripts/down.sh (pods keep running), or sudo scripts/down.sh --purge (removes everything)"
