@@ -34,6 +34,21 @@ spec:
 %s`, name, ns, name, images.WebRef, extra)
 }
 
+// shellPod runs script with sh in the example image.
+func shellPod(ns, name string, grace int, script string) string {
+	return fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata: {name: %s, namespace: %s}
+spec:
+  terminationGracePeriodSeconds: %d
+  containers:
+  - name: sh
+    image: %s
+    imagePullPolicy: Never
+    command: ["sh", "-c", %q]
+`, name, ns, grace, images.WebRef, script)
+}
+
 func waitRunning(t *testing.T, c *cluster, ns, name string) *api.Pod {
 	t.Helper()
 	var p *api.Pod
@@ -238,17 +253,7 @@ func TestProbes(t *testing.T) {
 func TestDeleteStopsContainersAndReleasesIP(t *testing.T) {
 	c := requireCluster(t)
 	ns := c.namespace(t, "delete")
-	c.apply(t, fmt.Sprintf(`apiVersion: v1
-kind: Pod
-metadata: {name: stubborn, namespace: %s}
-spec:
-  terminationGracePeriodSeconds: 3
-  containers:
-  - name: sh
-    image: %s
-    imagePullPolicy: Never
-    command: ["sh", "-c", "trap '' TERM; while true; do sleep 1; done"]
-`, ns, images.WebRef))
+	c.apply(t, shellPod(ns, "stubborn", 3, "trap '' TERM; while true; do sleep 1; done"))
 	var p *api.Pod
 	eventually(t, 60*time.Second, "pod stubborn Running", func() error {
 		p = c.pod(t, ns, "stubborn")
@@ -360,17 +365,7 @@ spec:
 func TestCrashLoopBackOff(t *testing.T) {
 	c := requireCluster(t)
 	ns := c.namespace(t, "crash")
-	c.apply(t, fmt.Sprintf(`apiVersion: v1
-kind: Pod
-metadata: {name: crasher, namespace: %s}
-spec:
-  terminationGracePeriodSeconds: 1
-  containers:
-  - name: c
-    image: %s
-    imagePullPolicy: Never
-    command: ["sh", "-c", "echo giving up; exit 7"]
-`, ns, images.WebRef))
+	c.apply(t, shellPod(ns, "crasher", 1, "echo giving up; exit 7"))
 	eventually(t, 60*time.Second, "CrashLoopBackOff with exit code 7", func() error {
 		row, err := c.getPo(t, ns, "crasher")
 		if err != nil {
