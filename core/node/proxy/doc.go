@@ -15,5 +15,5 @@
 //		NodeIPs: ips, ClusterCIDR: "10.244.0.0/16"})
 //	go s.Run(ctx, factory.For(servicesRes), factory.For(endpointsRes))
 //	...
-//	s.Teardown(ctx, "SKIFF-") // when the node leaves the cluster
+//	s.Teardown(ctx, "SKIFF-PROXY-") // when the node leaves the cluster
 package proxy

@@ -175,7 +175,7 @@ func ensureJumps(jumps []sdkproxy.Jump) error {
 // what iptables-save shows, so it also cleans up after a crashed agent.
 func (s *Syncer) Teardown(ctx context.Context, prefix string) error {
 	if len(prefix) < 2 {
-		return fmt.Errorf("proxy teardown: prefix %q is too short (e.g. \"SKIFF-\")", prefix)
+		return fmt.Errorf("proxy teardown: prefix %q is too short (e.g. \"SKIFF-PROXY-\")", prefix)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

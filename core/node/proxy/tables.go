@@ -155,7 +155,7 @@ func diff(installed, want tables, extraDelete []jumpRule) *restoreScript {
 // or named outside the ruleset's prefix (the host would never delete it).
 func wantedTables(rs *sdkproxy.Ruleset) (tables, error) {
 	if len(rs.Prefix) < 2 {
-		return nil, fmt.Errorf("proxy ruleset: prefix %q is too short to own chains safely (e.g. \"SKIFF-\")", rs.Prefix)
+		return nil, fmt.Errorf("proxy ruleset: prefix %q is too short to own chains safely (e.g. \"SKIFF-PROXY-\")", rs.Prefix)
 	}
 	t := tables{}
 	for _, c := range rs.Chains {

@@ -1,7 +1,7 @@
 // Package iptables is the proxy planner that programs services the way
-// kube-proxy's iptables mode does: a SKIFF-SERVICES dispatch chain in the nat
-// table, one SKIFF-SVC-<hash> chain per service port that picks an endpoint
-// at random, one SKIFF-SEP-<hash> chain per endpoint that DNATs to it, and
+// kube-proxy's iptables mode does: a SKIFF-PROXY-SERVICES dispatch chain in the nat
+// table, one SKIFF-PROXY-SVC-<hash> chain per service port that picks an endpoint
+// at random, one SKIFF-PROXY-SEP-<hash> chain per endpoint that DNATs to it, and
 // masquerade marking for traffic that would otherwise not return through this
 // node. It only plans: core/node/proxy installs the ruleset.
 package iptables
@@ -20,16 +20,19 @@ import (
 	"github.com/skiff-sh/skiff/sdk/proxy"
 )
 
-// Chain names. Every chain the planner owns starts with Prefix.
+// Chain names. Every chain the planner owns starts with Prefix, which no
+// other part of skiff uses (the network fabric's chains are SKIFF-FABRIC-*,
+// the bridge's SKIFF-MASQ-*): the host deletes any chain with the prefix
+// that a ruleset does not list.
 const (
-	Prefix          = "SKIFF-"
-	ChainServices   = "SKIFF-SERVICES"
-	ChainNodePorts  = "SKIFF-NODEPORTS"
-	ChainMarkMasq   = "SKIFF-MARK-MASQ"
-	ChainPostrout   = "SKIFF-POSTROUTING"
-	ChainForward    = "SKIFF-FORWARD"
-	svcChainPrefix  = "SKIFF-SVC-"
-	sepChainPrefix  = "SKIFF-SEP-"
+	Prefix          = "SKIFF-PROXY-"
+	ChainServices   = Prefix + "SERVICES"
+	ChainNodePorts  = Prefix + "NODEPORTS"
+	ChainMarkMasq   = Prefix + "MARK-MASQ"
+	ChainPostrout   = Prefix + "POSTROUTING"
+	ChainForward    = Prefix + "FORWARD"
+	svcChainPrefix  = Prefix + "SVC-"
+	sepChainPrefix  = Prefix + "SEP-"
 	defaultMasqBit  = 14
 	tableNAT        = "nat"
 	tableFilter     = "filter"
@@ -232,16 +235,12 @@ func probability(n int) string {
 	return strconv.FormatFloat(v/float64(0x80000000), 'f', 11, 64)
 }
 
-// chainName is prefix + 16 base32 characters of a SHA-256 of key, as
-// kube-proxy names its chains: stable across restarts and within the 28
-// characters iptables allows.
+// chainName is prefix + base32 characters of a SHA-256 of key up to
+// iptables' 28-character limit (12 for SVC and SEP chains: 60 bits), as
+// kube-proxy names its chains: stable across restarts.
 func chainName(prefix, key string) string {
 	sum := sha256.Sum256([]byte(key))
-	name := prefix + base32.StdEncoding.EncodeToString(sum[:])[:16]
-	if len(name) > maxChainNameLen {
-		panic("chain name too long: " + name)
-	}
-	return name
+	return prefix + base32.StdEncoding.EncodeToString(sum[:])[:maxChainNameLen-len(prefix)]
 }
 
 func (p *plan) finish() *proxy.Ruleset {

@@ -37,12 +37,12 @@ func TestPlanBalancesOverReadyEndpoints(t *testing.T) {
 	svc := chainName(svcChainPrefix, "default/web:http/tcp")
 	services := chain(t, rs, "nat", ChainServices)
 	wantSvc := `-d 10.96.0.20/32 -p tcp -m comment --comment "default/web:http cluster IP" -m tcp --dport 80 -j ` + svc
-	if services[0] != wantSvc || services[1] != "-d 192.168.1.10/32 -j SKIFF-NODEPORTS" {
-		t.Fatalf("SKIFF-SERVICES:\n%s", strings.Join(services, "\n"))
+	if services[0] != wantSvc || services[1] != "-d 192.168.1.10/32 -j SKIFF-PROXY-NODEPORTS" {
+		t.Fatalf("SKIFF-PROXY-SERVICES:\n%s", strings.Join(services, "\n"))
 	}
 	rules := chain(t, rs, "nat", svc)
 	want := []string{
-		"! -s 10.244.0.0/16 -j SKIFF-MARK-MASQ",
+		"! -s 10.244.0.0/16 -j SKIFF-PROXY-MARK-MASQ",
 		"-m statistic --mode random --probability 0.33333333349 -j " + chainName(sepChainPrefix, "default/web:http/tcp/10.244.1.5:8080"),
 		"-m statistic --mode random --probability 0.50000000000 -j " + chainName(sepChainPrefix, "default/web:http/tcp/10.244.2.7:8080"),
 		"-j " + chainName(sepChainPrefix, "default/web:http/tcp/10.244.3.9:8080"),
@@ -51,12 +51,12 @@ func TestPlanBalancesOverReadyEndpoints(t *testing.T) {
 		t.Fatalf("SVC chain:\n%s\nwant:\n%s", strings.Join(rules, "\n"), strings.Join(want, "\n"))
 	}
 	sep := chain(t, rs, "nat", chainName(sepChainPrefix, "default/web:http/tcp/10.244.2.7:8080"))
-	if !slices.Equal(sep, []string{"-s 10.244.2.7/32 -j SKIFF-MARK-MASQ", "-p tcp -m tcp -j DNAT --to-destination 10.244.2.7:8080"}) {
+	if !slices.Equal(sep, []string{"-s 10.244.2.7/32 -j SKIFF-PROXY-MARK-MASQ", "-p tcp -m tcp -j DNAT --to-destination 10.244.2.7:8080"}) {
 		t.Fatalf("SEP chain: %q", sep)
 	}
 	np := chain(t, rs, "nat", ChainNodePorts)
-	if !slices.Equal(np, []string{"-p tcp -m tcp --dport 30080 -j SKIFF-MARK-MASQ", "-p tcp -m tcp --dport 30080 -j " + svc}) {
-		t.Fatalf("SKIFF-NODEPORTS: %q", np)
+	if !slices.Equal(np, []string{"-p tcp -m tcp --dport 30080 -j SKIFF-PROXY-MARK-MASQ", "-p tcp -m tcp --dport 30080 -j " + svc}) {
+		t.Fatalf("SKIFF-PROXY-NODEPORTS: %q", np)
 	}
 	if r := chain(t, rs, "filter", ChainServices); len(r) != 0 {
 		t.Fatalf("a service with endpoints must not be rejected: %q", r)
@@ -74,7 +74,7 @@ func TestPlanRejectsServiceWithoutEndpoints(t *testing.T) {
 		`-d 192.168.1.10/32 -p tcp -m comment --comment "default/web:http has no endpoints" -m tcp --dport 30080 -j REJECT --reject-with icmp-port-unreachable`,
 	}
 	if !slices.Equal(rejects, want) {
-		t.Fatalf("filter SKIFF-SERVICES:\n%s", strings.Join(rejects, "\n"))
+		t.Fatalf("filter SKIFF-PROXY-SERVICES:\n%s", strings.Join(rejects, "\n"))
 	}
 	for _, c := range rs.Chains {
 		if strings.HasPrefix(c.Name, svcChainPrefix) || strings.HasPrefix(c.Name, sepChainPrefix) {
