@@ -6,14 +6,21 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/skiff-sh/skiff/core/api"
 	"github.com/skiff-sh/skiff/core/client"
+	"github.com/skiff-sh/skiff/core/plugin"
+	"github.com/skiff-sh/skiff/core/plugin/controllerproc"
 	"github.com/skiff-sh/skiff/core/reconcile"
 	"github.com/skiff-sh/skiff/core/reconcile/leader"
 	"github.com/skiff-sh/skiff/plugins/controllers/cronjob"
@@ -26,6 +33,7 @@ import (
 	"github.com/skiff-sh/skiff/plugins/controllers/nodelifecycle"
 	"github.com/skiff-sh/skiff/plugins/controllers/replicaset"
 	"github.com/skiff-sh/skiff/plugins/controllers/statefulset"
+	"github.com/skiff-sh/skiff/sdk"
 )
 
 // controllerFactory decodes a controller's args (JSON; empty when none are
@@ -106,9 +114,25 @@ type controllerPlan struct {
 	names     []string
 	factories map[string]reconcile.Factory
 	workers   int
+	// processes are the process-controllers, started while leading.
+	processes []*plugin.ControllerProcess
+	dataDir   string
+
+	// tokens issues the process controllers' tokens (the API server).
+	tokens tokenIssuer
+	// leading is true while run runs; failure is why the builtin manager
+	// stopped during this term, if it did.
+	leading atomic.Bool
+	failure atomic.Value // string
 }
 
 func planControllers(cfg *Config) (*controllerPlan, error) {
+	return planControllersWith(cfg, nil)
+}
+
+// planControllersWith is planControllers with the `process-controllers:`
+// entries of the config.
+func planControllersWith(cfg *Config, processes []ProcessControllerConfig) (*controllerPlan, error) {
 	names, err := enabledControllers(cfg.Controllers)
 	if err != nil {
 		return nil, err
@@ -121,7 +145,10 @@ func planControllers(cfg *Config) (*controllerPlan, error) {
 			return nil, fmt.Errorf("controller-args.%s: unknown controller; known: %s", name, strings.Join(controllerNames(), ", "))
 		}
 	}
-	plan := &controllerPlan{names: names, factories: map[string]reconcile.Factory{}, workers: cfg.ControllerWorkers}
+	plan := &controllerPlan{names: names, factories: map[string]reconcile.Factory{}, workers: cfg.ControllerWorkers, dataDir: cfg.DataDir}
+	if plan.processes, err = planProcessControllers(processes); err != nil {
+		return nil, err
+	}
 	for _, name := range names {
 		var args []byte
 		if a, ok := cfg.ControllerArgs[name]; ok {
@@ -138,9 +165,30 @@ func planControllers(cfg *Config) (*controllerPlan, error) {
 	return plan, nil
 }
 
-// run builds a fresh manager (a manager runs once) and runs the selected
-// controllers until ctx ends.
+// run runs the selected controllers until ctx ends: the builtins under a
+// fresh manager (a manager runs once), each process controller as its
+// process. It is called while this server leads.
 func (p *controllerPlan) run(ctx context.Context, clientCfg *client.Config) error {
+	p.leading.Store(true)
+	p.failure.Store("")
+	defer p.leading.Store(false)
+	var wg sync.WaitGroup
+	for _, proc := range p.processes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.runProcess(ctx, proc, clientCfg)
+		}()
+	}
+	defer wg.Wait()
+	err := p.runBuiltins(ctx, clientCfg)
+	if err != nil && ctx.Err() == nil {
+		p.failure.Store(err.Error())
+	}
+	return err
+}
+
+func (p *controllerPlan) runBuiltins(ctx context.Context, clientCfg *client.Config) error {
 	if len(p.names) == 0 {
 		<-ctx.Done()
 		return nil
@@ -185,4 +233,184 @@ func (l LeaderElectionConfig) validate() error {
 		return fmt.Errorf("leader-election.lease-duration: must be >= 1s, got %s", l.LeaseDuration)
 	}
 	return nil
+}
+
+// ProcessControllerConfig is one `process-controllers:` entry: a controller
+// binary skiffd runs over go-plugin while it leads (see
+// examples/process-controller).
+type ProcessControllerConfig struct {
+	Name string `koanf:"name"`
+	// Path is the binary's absolute path.
+	Path string `koanf:"path"`
+	// SHA256 pins the binary: skiffd refuses to run any other.
+	SHA256 string `koanf:"sha256"`
+	// Args reach the controller as JSON.
+	Args map[string]any `koanf:"args"`
+}
+
+// planProcessControllers validates the entries: names unique and distinct
+// from the builtins', binaries present and matching their pins.
+func planProcessControllers(list []ProcessControllerConfig) ([]*plugin.ControllerProcess, error) {
+	seen := map[string]bool{}
+	var out []*plugin.ControllerProcess
+	for i, e := range list {
+		if _, builtin := builtinControllers[e.Name]; builtin {
+			return nil, fmt.Errorf("process-controllers[%d]: name %q is a builtin controller's; choose another name", i, e.Name)
+		}
+		if seen[e.Name] {
+			return nil, fmt.Errorf("process-controllers[%d]: name %q is used twice", i, e.Name)
+		}
+		seen[e.Name] = true
+		proc, err := plugin.NewControllerProcess(plugin.ControllerProcessSpec{Name: e.Name, Path: e.Path, SHA256: e.SHA256, Args: e.Args},
+			slog.Default().With("component", "controllers"))
+		if err != nil {
+			return nil, fmt.Errorf("process-controllers[%d]: %w", i, err)
+		}
+		out = append(out, proc)
+	}
+	return out, nil
+}
+
+// tokenIssuer issues bearer tokens (the API server).
+type tokenIssuer interface {
+	IssueScopedToken(user, scope string) (string, error)
+}
+
+// attach gives the plan what it needs from the running server: the token
+// issuer for process controllers and the status endpoint that lists them.
+func (p *controllerPlan) attach(tokens tokenIssuer, status *pluginStatusHandler) {
+	p.tokens = tokens
+	status.controllers.Store(p)
+}
+
+// processRetry is how long to wait before trying again to get a process
+// controller its token.
+const processRetry = 5 * time.Second
+
+// runProcess runs one process controller until ctx ends. A binary refused
+// for its SHA-256 pin stays down (and shows as failing) for this term.
+func (p *controllerPlan) runProcess(ctx context.Context, proc *plugin.ControllerProcess, clientCfg *client.Config) {
+	name := proc.Spec().Name
+	for ctx.Err() == nil {
+		token, err := p.controllerToken(ctx, name, clientCfg)
+		if err == nil {
+			cfg := *clientCfg
+			cfg.Token = token
+			if err := proc.Run(ctx, &cfg); err != nil {
+				slog.Error("process controller stays down until the binary or its pin is fixed and skiffd restarts",
+					"controller", name, "err", err)
+			}
+			return
+		}
+		slog.Error("process controller: no token; retrying", "controller", name, "err", err, "retry", processRetry)
+		select {
+		case <-ctx.Done():
+		case <-time.After(processRetry):
+		}
+	}
+}
+
+// controllerToken returns the token of user "controller:NAME": the one kept
+// in DATA_DIR/controllers/NAME.token while the server still accepts it,
+// else a new one, kept there.
+func (p *controllerPlan) controllerToken(ctx context.Context, name string, clientCfg *client.Config) (string, error) {
+	if p.tokens == nil {
+		return "", fmt.Errorf("process-controllers: %q: the server gave no token issuer (controllerPlan.attach was not called)", name)
+	}
+	path := filepath.Join(p.dataDir, "controllers", name+".token")
+	if data, err := os.ReadFile(path); err == nil {
+		token := strings.TrimSpace(string(data))
+		valid, err := tokenAccepted(ctx, clientCfg, token)
+		if err != nil {
+			return "", err
+		}
+		if valid {
+			return token, nil
+		}
+		slog.Warn("the server no longer accepts a process controller's token; issuing a new one", "controller", name, "file", path)
+	}
+	token, err := p.tokens.IssueScopedToken("controller:"+name, "controller")
+	if err != nil {
+		return "", fmt.Errorf("issue a token for controller %q: %w", name, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("keep the token of controller %q: %w", name, err)
+	}
+	return token, nil
+}
+
+// tokenAccepted asks the server whether token authenticates.
+func tokenAccepted(ctx context.Context, clientCfg *client.Config, token string) (bool, error) {
+	cfg := *clientCfg
+	cfg.Token = token
+	c, err := client.New(&cfg)
+	if err != nil {
+		return false, err
+	}
+	_, err = client.List[*api.Namespace](ctx, c, "", client.ListOptions{Limit: 1})
+	switch {
+	case err == nil:
+		return true, nil
+	case api.ReasonOf(err) == api.ReasonUnauthorized:
+		return false, nil
+	}
+	return false, fmt.Errorf("check a stored controller token: %w", err)
+}
+
+// Controller states in `skiff plugins` beyond the plugin host's (failing,
+// restarting).
+const (
+	controllerRunning = "running" // this server leads and runs it
+	controllerStandby = "standby" // another server leads
+)
+
+// status lists every controller for `skiff plugins`: builtins with the
+// reconcile metrics of this process, process controllers with their own.
+func (p *controllerPlan) status(ctx context.Context) []plugin.PluginStatus {
+	leading := p.leading.Load()
+	failure, _ := p.failure.Load().(string)
+	stats, err := controllerproc.GatherStats(prometheus.DefaultGatherer)
+	if err != nil {
+		slog.Warn("gathering controller metrics", "err", err)
+	}
+	row := func(name string, loader plugin.LoaderKind) plugin.PluginStatus {
+		return plugin.PluginStatus{Name: name, Point: sdk.PointController, Loader: loader,
+			Version: sdk.Versions[sdk.PointController], State: controllerStandby}
+	}
+	var out []plugin.PluginStatus
+	for _, name := range p.names {
+		st := row(name, plugin.LoaderBuiltin)
+		s := stats[name]
+		st.Calls, st.Errors, st.P99 = s.Calls, s.Errors, s.P99
+		switch {
+		case leading && failure != "":
+			st.State, st.LastError = plugin.StateFailing, failure
+		case leading:
+			st.State = controllerRunning
+		}
+		out = append(out, st)
+	}
+	for _, proc := range p.processes {
+		spec, ps := proc.Spec(), proc.Status()
+		st := row(spec.Name, plugin.LoaderProcess)
+		st.Path, st.LastError = spec.Path, ps.LastError
+		switch ps.State {
+		case plugin.ControllerRunning:
+			st.State = controllerRunning
+			s, err := proc.Stats(ctx)
+			if err != nil {
+				st.LastError = err.Error()
+			}
+			st.Calls, st.Errors, st.P99 = s.Calls, s.Errors, s.P99
+		case plugin.ControllerRestarting:
+			st.State = plugin.StateRestarting
+		case plugin.ControllerFailing:
+			st.State = plugin.StateFailing
+		}
+		out = append(out, st)
+	}
+	return out
 }

@@ -24,7 +24,11 @@ const PluginsPath = "/apis/skiff.io/v1/plugins"
 
 // pluginStatusHandler serves the host's status once the host exists; the
 // API server's handlers are fixed before the host is built.
-type pluginStatusHandler struct{ host atomic.Pointer[plugin.Host] }
+type pluginStatusHandler struct {
+	host atomic.Pointer[plugin.Host]
+	// controllers adds the controllers' rows (controllers.go).
+	controllers atomic.Pointer[controllerPlan]
+}
 
 // pluginStatusList is the response: a Kubernetes-shaped list.
 type pluginStatusList struct {
@@ -33,10 +37,13 @@ type pluginStatusList struct {
 	Items      []plugin.PluginStatus `json:"items"`
 }
 
-func (h *pluginStatusHandler) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+func (h *pluginStatusHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	list := pluginStatusList{APIVersion: "skiff.io/v1", Kind: "PluginStatusList", Items: []plugin.PluginStatus{}}
 	if host := h.host.Load(); host != nil {
 		list.Items = host.Status()
+	}
+	if plan := h.controllers.Load(); plan != nil {
+		list.Items = append(list.Items, plan.status(r.Context())...)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(list)
