@@ -1,7 +1,7 @@
 package api
 
 import (
-	"encoding/json"
+	"reflect"
 	"time"
 )
 
@@ -88,16 +88,12 @@ func KeyOf(namespace, name string) string {
 	return namespace + "/" + name
 }
 
-// DeepCopy returns an independent copy of obj. Objects are plain data, so a
-// JSON round trip is exact; it keeps ~15 kinds free of generated copy code.
+// DeepCopy returns an independent copy of obj, equal to what a JSON round
+// trip of it gives (see deepcopy.go for why it is not one).
 func DeepCopy[T Object](obj T) T {
-	data, err := json.Marshal(obj)
-	if err != nil {
-		panic("api: marshal for deep copy: " + err.Error())
-	}
 	out := newLike(obj).(T)
-	if err := json.Unmarshal(data, out); err != nil {
-		panic("api: unmarshal for deep copy: " + err.Error())
+	if src := reflect.ValueOf(obj); !src.IsNil() {
+		deepCopyValue(reflect.ValueOf(out).Elem(), src.Elem())
 	}
 	return out
 }
