@@ -58,8 +58,8 @@ if [ "$running" -lt 3 ]; then
 	echo "web: only $running/3 pods Running after 2 minutes; see $LOG and 'skiff describe pods -l app=web'" >&2
 	exit 1
 fi
-pod=$(bin/skiff get pods -l app=web -o name | head -1)
-ip=$(bin/skiff get "$pod" -o json | sed -n 's/.*"podIP": *"\([^"]*\)".*/\1/p' | head -1)
+pod=$(bin/skiff get pods -l app=web -o name | awk 'NR==1')
+ip=$(bin/skiff get "$pod" -o json | sed -n 's/.*"podIP": *"\([^"]*\)".*/\1/p' | awk 'NR==1')
 echo
 echo "+ wget -qO- http://$ip:8080/"
 wget -qO- "http://$ip:8080/" || curl -fsS "http://$ip:8080/"
