@@ -67,7 +67,12 @@ func DecodeInto(data []byte, obj Object) error {
 		}
 		return badRequest([]string{msg})
 	}
-	if problems := decodeStrict(m, obj, label); len(problems) > 0 {
+	// A body that is one JSON object decodes from its own text.
+	var raw []byte
+	if trimmed := bytes.TrimSpace(data); len(trimmed) > 0 && trimmed[0] == '{' {
+		raw = trimmed
+	}
+	if problems := decodeStrict(m, raw, obj, label); len(problems) > 0 {
 		return badRequest(problems)
 	}
 	tm := obj.GetTypeMeta()
@@ -282,7 +287,7 @@ func decodeDocument(v any, label string) ([]Object, []string) {
 		return nil, []string{label + ": " + problem}
 	}
 	obj := r.NewObject()
-	if problems := decodeStrict(m, obj, label); len(problems) > 0 {
+	if problems := decodeStrict(m, nil, obj, label); len(problems) > 0 {
 		return nil, problems
 	}
 	return []Object{obj}, nil

@@ -4,6 +4,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"iter"
+	"maps"
 	"math"
 	"reflect"
 	"slices"
@@ -19,20 +21,28 @@ import (
 // decodeStrict checks the generic document m against obj's Go type, then
 // decodes it. encoding/json's own strict mode names neither the path of an
 // unknown field nor a close spelling, and matches names case-insensitively,
-// so the check walks the document itself.
-func decodeStrict(m map[string]any, obj Object, label string) []string {
-	var c strictChecker
+// so the check walks the document itself. raw, when set, is the JSON text m
+// was parsed from: decoding it directly saves re-encoding m (the check has
+// made sure every name matches exactly, so both decode alike).
+func decodeStrict(m map[string]any, raw []byte, obj Object, label string) []string {
+	c := strictChecker{}
 	c.check(m, reflect.TypeOf(obj).Elem(), "")
 	if len(c.problems) > 0 {
+		// The fast pass visits keys in map order; report in key order.
+		c = strictChecker{sorted: true}
+		c.check(m, reflect.TypeOf(obj).Elem(), "")
 		out := make([]string, len(c.problems))
 		for i, p := range c.problems {
 			out[i] = label + ": " + p
 		}
 		return out
 	}
-	data, err := json.Marshal(m)
+	var err error
+	if raw == nil {
+		raw, err = json.Marshal(m)
+	}
 	if err == nil {
-		err = json.Unmarshal(data, obj)
+		err = json.Unmarshal(raw, obj)
 	}
 	if err != nil {
 		return []string{fmt.Sprintf("%s: %v", label, err)}
@@ -40,7 +50,20 @@ func decodeStrict(m map[string]any, obj Object, label string) []string {
 	return nil
 }
 
-type strictChecker struct{ problems []string }
+type strictChecker struct {
+	problems []string
+	// sorted visits object keys in order, for stable messages; sorting is
+	// only paid for when there is something to report.
+	sorted bool
+}
+
+// keys are m's keys, in order when the checker reports.
+func (c *strictChecker) keys(m map[string]any) iter.Seq[string] {
+	if c.sorted {
+		return slices.Values(sortedKeys(m))
+	}
+	return maps.Keys(m)
+}
 
 func (c *strictChecker) addf(path, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
@@ -111,7 +134,7 @@ func (c *strictChecker) check(v any, t reflect.Type, path string) {
 			c.addf(path, "expected object, got %s", describeJSON(v))
 			return
 		}
-		for _, k := range sortedKeys(m) {
+		for k := range c.keys(m) {
 			c.check(m[k], t.Elem(), path+"["+k+"]")
 		}
 	case reflect.Struct:
@@ -193,7 +216,7 @@ func (c *strictChecker) checkStruct(v any, t reflect.Type, path string) {
 		return
 	}
 	fields := jsonFields(t)
-	for _, k := range sortedKeys(m) {
+	for k := range c.keys(m) {
 		child := k
 		if path != "" {
 			child = path + "." + k
