@@ -185,8 +185,16 @@ func (o *options) rolloutUndo(ctx context.Context, args []string, toRevision int
 			return errSkip
 		}
 		cur.Spec.Template = copyTemplate(template)
-		// The change-cause described the rollout being undone.
-		delete(cur.Annotations, deployment.ChangeCauseAnnotation)
+		// The revision rolled back to keeps its own change-cause, as in
+		// Kubernetes; the current one described the rollout being undone.
+		if cause, ok := target.rs.Annotations[deployment.ChangeCauseAnnotation]; ok {
+			if cur.Annotations == nil {
+				cur.Annotations = map[string]string{}
+			}
+			cur.Annotations[deployment.ChangeCauseAnnotation] = cause
+		} else {
+			delete(cur.Annotations, deployment.ChangeCauseAnnotation)
+		}
 		return nil
 	})
 	if skipped {
