@@ -367,6 +367,10 @@ const (
 	controllerStandby = "standby" // another server leads
 )
 
+// statsTimeout bounds asking a process controller for its metrics, so a
+// stuck process cannot hang `skiff plugins`.
+const statsTimeout = 2 * time.Second
+
 // status lists every controller for `skiff plugins`: builtins with the
 // reconcile metrics of this process, process controllers with their own.
 func (p *controllerPlan) status(ctx context.Context) []plugin.PluginStatus {
@@ -400,7 +404,9 @@ func (p *controllerPlan) status(ctx context.Context) []plugin.PluginStatus {
 		switch ps.State {
 		case plugin.ControllerRunning:
 			st.State = controllerRunning
-			s, err := proc.Stats(ctx)
+			statsCtx, cancel := context.WithTimeout(ctx, statsTimeout)
+			s, err := proc.Stats(statsCtx)
+			cancel()
 			if err != nil {
 				st.LastError = err.Error()
 			}
