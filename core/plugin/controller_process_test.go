@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,7 +27,7 @@ var (
 )
 
 // exampleController builds examples/process-controller once per test binary.
-func exampleController(t *testing.T) string {
+func exampleController(t testing.TB) string {
 	t.Helper()
 	exampleOnce.Do(func() {
 		examplePath = filepath.Join(artifacts, "process-controller")
@@ -227,4 +228,36 @@ func TestControllerProcessRetriesABinaryThatIsNotAController(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("Run after cancel: %v", err)
 	}
+}
+
+// BenchmarkControllerProcessStartStop measures one process controller
+// start (exec, go-plugin handshake with AutoMTLS, SHA-256 check, Start
+// call) and clean stop (Stop call, the Manager draining, exit).
+func BenchmarkControllerProcessStartStop(b *testing.B) {
+	bin := exampleController(b)
+	etcd, err := clienttest.StartEtcd()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer etcd.Close()
+	srv := etcd.NewServer(b)
+	sum, _ := fileSHA256(bin)
+	p, err := NewControllerProcess(ControllerProcessSpec{Name: "bench", Path: bin, SHA256: sum}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var start, stop time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		conn, err := p.start(context.Background(), srv.Config)
+		if err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		p.shutdown(conn)
+		start += t1.Sub(t0)
+		stop += time.Since(t1)
+	}
+	b.ReportMetric(float64(start.Milliseconds())/float64(b.N), "ms-start/op")
+	b.ReportMetric(float64(stop.Milliseconds())/float64(b.N), "ms-stop/op")
 }
