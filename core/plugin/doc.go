@@ -13,6 +13,10 @@
 //	for _, s := range host.Scorers() { ... s.Score(ctx, pod, snapshot, candidates, scores) ... }
 //
 // Apply validates the whole selection and swaps it atomically; callers take
-// the current plugins of a point (Filters, Scorers, Admitters) once per
-// scheduling cycle or request.
+// the current plugins of a point (Filters, Scorers, Admitters, Networks,
+// Proxies) once per scheduling cycle or request. Validate checks a selection
+// without loading processes or modules, so a bad config fails before it
+// touches the machine. Network and proxy plugins are called with Plan and
+// Rules; a *Plugin satisfies network.Plugin and proxy.Plugin, so it drops in
+// where the node agent expects a planner.
 package plugin

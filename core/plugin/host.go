@@ -33,6 +33,11 @@ type Options struct {
 	// LoadTimeout bounds loading one plugin (start, handshake, configure);
 	// default 30s.
 	LoadTimeout time.Duration
+	// Selected, if set, is called by Apply once a new selection is
+	// published and before the plugins it replaced are unloaded, so that
+	// whoever holds Plugin values (the API server's admission chain) can
+	// switch to the new ones before the old ones stop answering.
+	Selected func(h *Host)
 }
 
 // Host loads the configured plugins and hands them out by extension point.
@@ -92,19 +97,11 @@ func (h *Host) Apply(specs []Spec) error {
 	defer h.applyMu.Unlock()
 	old := h.current.Load()
 
-	next := &selection{byKey: make(map[string]*Plugin, len(specs))}
-	normalized := make([]Spec, len(specs))
-	for i, s := range specs {
-		s = s.withDefaults()
-		if err := s.validate(h.opts.Registry); err != nil {
-			return err
-		}
-		if _, dup := next.byKey[s.key()]; dup {
-			return fmt.Errorf("plugin %s %q: listed twice", s.Point, s.Name)
-		}
-		next.byKey[s.key()] = nil
-		normalized[i] = s
+	normalized, err := normalize(h.opts.Registry, specs)
+	if err != nil {
+		return err
 	}
+	next := &selection{byKey: make(map[string]*Plugin, len(specs))}
 
 	var fresh []*loaded // loaded by this Apply, closed if it fails
 	abort := func(err error) error {
@@ -133,6 +130,9 @@ func (h *Host) Apply(specs []Spec) error {
 		next.ordered = append(next.ordered, p)
 	}
 	h.current.Store(next)
+	if h.opts.Selected != nil {
+		h.opts.Selected(h)
+	}
 
 	kept := map[*loaded]bool{}
 	for _, p := range next.ordered {
@@ -142,6 +142,54 @@ func (h *Host) Apply(specs []Spec) error {
 		if !kept[p.loaded] {
 			kept[p.loaded] = true // close once
 			h.unload(p)           // waits for its calls in flight, bounded by their timeouts
+		}
+	}
+	return nil
+}
+
+// normalize applies defaults and validates every spec and the set.
+func normalize(reg *Registry, specs []Spec) ([]Spec, error) {
+	out := make([]Spec, len(specs))
+	seen := make(map[string]bool, len(specs))
+	for i, s := range specs {
+		s = s.withDefaults()
+		if err := s.validate(reg); err != nil {
+			return nil, err
+		}
+		if seen[s.key()] {
+			return nil, fmt.Errorf("plugin %s %q: listed twice", s.Point, s.Name)
+		}
+		seen[s.key()] = true
+		out[i] = s
+	}
+	return out, nil
+}
+
+// Validate checks specs as Apply would, and builds each builtin once with
+// its args (factories are pure), without loading any process or module: a
+// configuration is refused before it touches the machine.
+func Validate(reg *Registry, specs []Spec) error {
+	if reg == nil {
+		reg = NewRegistry()
+	}
+	normalized, err := normalize(reg, specs)
+	if err != nil {
+		return err
+	}
+	for i := range normalized {
+		s := &normalized[i]
+		if s.Loader() != LoaderBuiltin {
+			continue
+		}
+		args, err := sdk.ArgsFrom(s.Args)
+		if err == nil {
+			var im impl
+			if im, err = loadBuiltin(reg, s, args, sdk.LoggerHandle{}); err == nil {
+				err = im.close()
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("plugin %s %q: %w", s.Point, s.Name, err)
 		}
 	}
 	return nil

@@ -27,7 +27,11 @@ type Config struct {
 	// Scheduler and Plugins are documented in plugins_config.go.
 	Scheduler SchedulerConfig `koanf:"scheduler"`
 	Plugins   PluginsConfig   `koanf:"plugins"`
-	Agent     AgentConfig     `koanf:"agent"`
+	// Admission plugins run on every create and update, in order.
+	Admission []PluginConfig `koanf:"admission"`
+	// Network selects the node's network backend and service proxy.
+	Network NetworkConfig `koanf:"network"`
+	Agent   AgentConfig   `koanf:"agent"`
 	// Services and DNS are documented in services.go.
 	Services ServicesConfig `koanf:"services"`
 	DNS      DNSConfig      `koanf:"dns"`
@@ -69,6 +73,7 @@ func defaultConfig() Config {
 		},
 		Scheduler: SchedulerConfig{Defaults: true},
 		Plugins:   PluginsConfig{LoadTimeout: 30 * time.Second},
+		Network:   defaultNetworkConfig(),
 		Agent:     defaultAgentConfig(),
 		Services:  defaultServicesConfig(),
 		DNS:       DNSConfig{Enabled: true},
@@ -177,6 +182,9 @@ func (c *Config) validate() error {
 		return fmt.Errorf("store.prefix: %q must start with /", c.Store.Prefix)
 	}
 	if _, err := planControllers(c); err != nil {
+		return err
+	}
+	if err := c.Network.validate(); err != nil {
 		return err
 	}
 	if err := c.Services.validate(); err != nil {

@@ -51,6 +51,8 @@ func buildArtifacts(dir string) error {
 		{"zone-pref.wasm", "./wasm-examples/zone-pref", true},
 		{"misbehave.wasm", "./core/plugin/testdata/misbehave", true},
 		{"zone-pref-process", "./wasm-examples/zone-pref/process", false},
+		{"require-requests.wasm", "./wasm-examples/require-requests", true},
+		{"routed.wasm", "./plugins/network/routed/cmd/routed-wasm", true},
 	} {
 		args := []string{"build", "-o", filepath.Join(dir, b.out)}
 		cmd := exec.Command("go")

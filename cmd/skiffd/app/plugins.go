@@ -2,6 +2,10 @@ package app
 
 import (
 	"github.com/skiff-sh/skiff/core/plugin"
+	"github.com/skiff-sh/skiff/plugins/network/bridge"
+	"github.com/skiff-sh/skiff/plugins/network/overlay"
+	"github.com/skiff-sh/skiff/plugins/network/routed"
+	"github.com/skiff-sh/skiff/plugins/proxy/iptables"
 	"github.com/skiff-sh/skiff/plugins/scheduler/interpodantiaffinity"
 	"github.com/skiff-sh/skiff/plugins/scheduler/nodeaffinity"
 	"github.com/skiff-sh/skiff/plugins/scheduler/nodename"
@@ -39,6 +43,12 @@ var builtins = []builtin{
 	{podtopologyspread.ScoreDescriptor, podtopologyspread.NewScore, true},
 	{noderesources.MostAllocatedDescriptor, noderesources.NewMostAllocated, false},
 	{zonepref.Descriptor, zonepref.New, false},
+	// network: the node's backend is chosen by network.backend, not a list.
+	{bridge.Descriptor, bridge.Factory, false},
+	{overlay.Descriptor, overlay.Factory, false},
+	{routed.Descriptor, routed.Factory, false},
+	// proxy: chosen by network.proxy.
+	{iptables.Descriptor, iptables.New, false},
 }
 
 // NewRegistry returns a registry with every builtin plugin.

@@ -76,13 +76,24 @@ func (c *SchedulerConfig) specs() ([]plugin.Spec, error) {
 			}
 			continue
 		}
-		for i, e := range list.entries {
-			s, err := e.spec(list.point)
-			if err != nil {
-				return nil, fmt.Errorf("%s[%d]: %w", list.key, i, err)
-			}
-			out = append(out, s)
+		specs, err := listSpecs(list.key, list.point, list.entries)
+		if err != nil {
+			return nil, err
 		}
+		out = append(out, specs...)
+	}
+	return out, nil
+}
+
+// listSpecs maps the entries of one list (key names it in errors).
+func listSpecs(key string, point sdk.Point, entries []PluginConfig) ([]plugin.Spec, error) {
+	out := make([]plugin.Spec, 0, len(entries))
+	for i, e := range entries {
+		s, err := e.spec(point)
+		if err != nil {
+			return nil, fmt.Errorf("%s[%d]: %w", key, i, err)
+		}
+		out = append(out, s)
 	}
 	return out, nil
 }
@@ -100,7 +111,7 @@ func (e *PluginConfig) spec(point sdk.Point) (plugin.Spec, error) {
 	if loaders > 1 {
 		return plugin.Spec{}, fmt.Errorf("%q: set only one of builtin: true, process: PATH and wasm: PATH", e.Name)
 	}
-	if point == sdk.PointFilter && e.Weight != 0 {
+	if point != sdk.PointScore && e.Weight != 0 {
 		return plugin.Spec{}, fmt.Errorf("%q: weight: only score plugins have a weight; remove it", e.Name)
 	}
 	return plugin.Spec{
@@ -110,17 +121,28 @@ func (e *PluginConfig) spec(point sdk.Point) (plugin.Spec, error) {
 	}, nil
 }
 
+// serverSpecs is the selection a server's plugin host runs: the scheduling
+// policies and the admission plugins (`admission:`, run in list order).
+func serverSpecs(cfg *Config) ([]plugin.Spec, error) {
+	specs, err := cfg.Scheduler.specs()
+	if err != nil {
+		return nil, err
+	}
+	adm, err := listSpecs("admission", sdk.PointAdmission, cfg.Admission)
+	if err != nil {
+		return nil, err
+	}
+	return append(specs, adm...), nil
+}
+
 // applySelection maps cfg's selection onto the host. On error nothing
 // changes; the error names the key and says how to fix it.
 func applySelection(host *plugin.Host, cfg *Config) error {
-	specs, err := cfg.Scheduler.specs()
+	specs, err := serverSpecs(cfg)
 	if err != nil {
 		return err
 	}
-	if err := host.Apply(specs); err != nil {
-		return fmt.Errorf("scheduler: %w", err)
-	}
-	return nil
+	return host.Apply(specs)
 }
 
 // reloadDebounce groups the several writes an editor makes into one reload.

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/pflag"
 
+	"github.com/skiff-sh/skiff/core/apiserver"
 	"github.com/skiff-sh/skiff/core/client"
 	"github.com/skiff-sh/skiff/core/plugin"
 	"github.com/skiff-sh/skiff/core/reconcile"
@@ -57,50 +58,49 @@ type configSource struct {
 	reloaded func(error)
 }
 
-// startScheduler builds the plugin host with the configured selection (an
-// invalid one stops skiffd from starting), exposes its status through
-// status, and runs the scheduler against the API server at clientCfg; the
-// scheduler's informers wait for the server to serve. stop ends the
-// scheduler, waits for its bindings and unloads the plugins.
-func startScheduler(ctx context.Context, cfg *Config, src configSource, metrics prometheus.Registerer, status *pluginStatusHandler, clientCfg *client.Config) (stop func(), err error) {
+// startPlugins builds the server's plugin host with the configured
+// selection (an invalid one stops skiffd from starting): the scheduling
+// policies, used by the scheduler while this server leads, and the
+// admission plugins, published to chain after every successful Apply, at
+// start and on each edit of the config file, since every server admits
+// the writes it serves. status serves the host's state. stop unloads the
+// plugins; call it once nothing uses the host.
+func startPlugins(ctx context.Context, cfg *Config, src configSource, metrics prometheus.Registerer, status *pluginStatusHandler,
+	chain *apiserver.AdmissionChain) (host *plugin.Host, stop func(), err error) {
 	cacheDir := cfg.Plugins.WasmCacheDir
 	if cacheDir == "" {
 		cacheDir = filepath.Join(cfg.DataDir, "wasm-cache")
 	}
-	host, err := plugin.NewHost(plugin.Options{
-		Registry: NewRegistry(), Metrics: metrics, Logger: slog.Default().With("component", "plugins"),
-		WasmCacheDir: cacheDir, LoadTimeout: cfg.Plugins.LoadTimeout,
-	})
-	if err != nil {
-		return nil, err
+	log := slog.Default().With("component", "plugins")
+	opts := plugin.Options{Registry: NewRegistry(), Metrics: metrics, Logger: log, WasmCacheDir: cacheDir, LoadTimeout: cfg.Plugins.LoadTimeout}
+	if chain != nil {
+		opts.Selected = func(h *plugin.Host) { chain.Set(admitters(h, log)) }
+	}
+	if host, err = plugin.NewHost(opts); err != nil {
+		return nil, nil, err
 	}
 	if err := applySelection(host, cfg); err != nil {
 		host.Close()
-		return nil, fmt.Errorf("config %s: %w", orEnv(src.path), err)
+		return nil, nil, fmt.Errorf("config %s: %w", orEnv(src.path), err)
 	}
 	status.host.Store(host)
 	ctx, cancel := context.WithCancel(ctx)
 	if src.path != "" {
-		watchSelection(ctx, src.path, src.flags, host, slog.Default().With("component", "plugins"), src.reloaded)
+		watchSelection(ctx, src.path, src.flags, host, log, src.reloaded)
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := runScheduler(ctx, cfg, src, host, clientCfg); err != nil && ctx.Err() == nil {
-			slog.Error("scheduler stopped", "err", err)
-		}
-	}()
-	return func() {
+	return host, func() {
 		cancel()
-		<-done
 		status.host.Store(nil)
+		if chain != nil {
+			chain.Set(nil)
+		}
 		host.Close()
 	}, nil
 }
 
-// runScheduler schedules pods until ctx ends, reloading the plugin
-// selection when the config file changes.
-func runScheduler(ctx context.Context, cfg *Config, src configSource, host *plugin.Host, clientCfg *client.Config) error {
+// runScheduler schedules pods with the host's current policies until ctx
+// ends; only the leader runs it.
+func runScheduler(ctx context.Context, cfg *Config, host *plugin.Host, clientCfg *client.Config) error {
 	log := slog.Default().With("component", "scheduler")
 	c, err := client.New(clientCfg)
 	if err != nil {

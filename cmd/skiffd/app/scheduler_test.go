@@ -19,7 +19,8 @@ import (
 )
 
 // cluster is a real API server over the shared etcd with skiffd's
-// scheduler and plugin host running against it, configured from a file.
+// scheduler and plugin host (policies and admission) running against it,
+// configured from a file.
 type cluster struct {
 	c        *client.Client
 	status   *pluginStatusHandler
@@ -39,11 +40,23 @@ func startCluster(t *testing.T, schedulerYAML string) *cluster {
 		t.Fatal(err)
 	}
 	src := configSource{path: cl.cfgPath, flags: cmd.Flags(), reloaded: func(err error) { cl.reloaded <- err }}
-	stop, err := startScheduler(context.Background(), cfg, src, prometheus.NewRegistry(), cl.status, srv.Config)
+	host, stop, err := startPlugins(context.Background(), cfg, src, prometheus.NewRegistry(), cl.status, srv.Admission())
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(stop)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := runScheduler(ctx, cfg, host, srv.Config); err != nil && ctx.Err() == nil {
+			t.Errorf("scheduler: %v", err)
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		stop()
+	})
 	return cl
 }
 

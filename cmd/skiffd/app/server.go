@@ -7,11 +7,14 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/spf13/cobra"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/skiff-sh/skiff/core/apiserver"
+	"github.com/skiff-sh/skiff/core/client"
+	"github.com/skiff-sh/skiff/core/plugin"
 	"github.com/skiff-sh/skiff/core/store"
 )
 
@@ -70,22 +73,27 @@ func runServer(ctx context.Context, cfg *Config, src configSource) error {
 	if err != nil {
 		return err
 	}
-	stopScheduler, err := startScheduler(ctx, cfg, src, srv.Registry(), pluginStatus, srv.ClientConfig())
-	if err != nil {
-		srv.Close()
-		return err
-	}
-	defer stopScheduler()
 	controllers, err := planControllers(cfg)
 	if err != nil {
 		srv.Close()
 		return err
 	}
+	// Every server runs the plugin host (admission runs wherever a write
+	// arrives); only the leader schedules and reconciles.
+	host, stopPlugins, err := startPlugins(ctx, cfg, src, srv.Registry(), pluginStatus, srv.Admission())
+	if err != nil {
+		srv.Close()
+		return err
+	}
+	defer stopPlugins()
+	ctx, cancel := context.WithCancel(ctx)
+	leaderDone := make(chan struct{})
+	defer func() { <-leaderDone }() // the scheduler's calls end before the plugins unload
+	defer cancel()
 	go func() {
+		defer close(leaderDone)
 		err := runLeaderOnly(ctx, cfg, etcd, func(ctx context.Context) {
-			if err := controllers.run(ctx, srv.ClientConfig()); err != nil && ctx.Err() == nil {
-				slog.Error("controllers stopped", "err", err)
-			}
+			runLeaderWork(ctx, cfg, controllers, host, srv.ClientConfig())
 		})
 		if err != nil && ctx.Err() == nil {
 			slog.Error("leader election stopped", "err", err)
@@ -101,6 +109,26 @@ func runServer(ctx context.Context, cfg *Config, src configSource) error {
 		}()
 	}
 	return srv.Run(ctx)
+}
+
+// runLeaderWork runs the controllers and the scheduler until ctx ends (the
+// lead is lost or the server stops) and both have returned.
+func runLeaderWork(ctx context.Context, cfg *Config, controllers *controllerPlan, host *plugin.Host, clientCfg *client.Config) {
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		if err := controllers.run(ctx, clientCfg); err != nil && ctx.Err() == nil {
+			slog.Error("controllers stopped", "err", err)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		if err := runScheduler(ctx, cfg, host, clientCfg); err != nil && ctx.Err() == nil {
+			slog.Error("scheduler stopped", "err", err)
+		}
+	}()
+	wg.Wait()
 }
 
 // openEtcd returns a client for the configured store: an external cluster
