@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strings"
 
 	"sigs.k8s.io/yaml"
@@ -116,6 +117,20 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 func writeObject(w http.ResponseWriter, code int, res *api.Resource, obj api.Object) {
 	*obj.GetTypeMeta() = api.TypeMeta{APIVersion: res.APIVersion(), Kind: res.Kind}
 	writeJSON(w, code, obj)
+}
+
+// withTypeMetaOf returns obj, or a shallow copy of it with the resource's
+// apiVersion and kind when it lacks them: obj may be shared (the watch
+// cache's) and is never written to.
+func withTypeMetaOf(res *api.Resource, obj api.Object) api.Object {
+	if *obj.GetTypeMeta() == typeMetaOf(res) {
+		return obj
+	}
+	v := reflect.New(reflect.TypeOf(obj).Elem())
+	v.Elem().Set(reflect.ValueOf(obj).Elem())
+	cp := v.Interface().(api.Object)
+	*cp.GetTypeMeta() = typeMetaOf(res)
+	return cp
 }
 
 // typeMetaOf is the TypeMeta a resource's objects carry.

@@ -207,9 +207,16 @@ func (s *Server) checkIdentity(ri *requestInfo, obj api.Object) error {
 // reports the client pinned a resourceVersion, it is a precondition and a
 // mismatch is 409 Conflict; otherwise the write is based on the state just
 // read and a lost race is retried.
+//
+// The first attempt takes the stored object from the watch cache, which
+// saves a read from etcd on every update: the write is conditional on that
+// object's resourceVersion, so a stale cache costs only a retry from the
+// store. build and the admission chain get that shared object and must not
+// change it.
 func (s *Server) guardedUpdate(ctx context.Context, ri *requestInfo, build func(old api.Object) (obj api.Object, pinned bool, err error)) (api.Object, error) {
+	cached := true
 	for attempt := 1; ; attempt++ {
-		old, err := s.store.Get(ctx, ri.res, ri.namespace, ri.name)
+		old, fromCache, err := s.currentObject(ctx, ri, cached)
 		if err != nil {
 			return nil, err
 		}
@@ -221,6 +228,10 @@ func (s *Server) guardedUpdate(ctx context.Context, ri *requestInfo, build func(
 		if !pinned {
 			meta.ResourceVersion = oldMeta.ResourceVersion
 		} else if meta.ResourceVersion != oldMeta.ResourceVersion {
+			if fromCache { // the cache may lag: ask the store before refusing
+				cached, attempt = false, attempt-1
+				continue
+			}
 			return nil, api.Conflict(ri.res, ri.name)
 		}
 		switch ri.subresource {
@@ -237,11 +248,29 @@ func (s *Server) guardedUpdate(ctx context.Context, ri *requestInfo, build func(
 			obj = withStatus
 		}
 		out, err := s.commitUpdate(ctx, ri, obj, old)
+		if api.IsConflict(err) && fromCache {
+			// The cache was behind the store (or a writer won the race):
+			// this attempt does not count.
+			cached, attempt = false, attempt-1
+			continue
+		}
 		if api.IsConflict(err) && !pinned && attempt < maxUpdateAttempts {
 			continue
 		}
 		return out, err
 	}
+}
+
+// currentObject is the object an update starts from: the watch cache's when
+// allowed and held there, else the store's. fromCache says which.
+func (s *Server) currentObject(ctx context.Context, ri *requestInfo, allowCache bool) (obj api.Object, fromCache bool, err error) {
+	if allowCache {
+		if obj, ok := s.cacheFor(ri.res).get(api.KeyOf(ri.namespace, ri.name)); ok {
+			return obj, true, nil
+		}
+	}
+	obj, err = s.store.Get(ctx, ri.res, ri.namespace, ri.name)
+	return obj, false, err
 }
 
 func (s *Server) commitUpdate(ctx context.Context, ri *requestInfo, obj, old api.Object) (api.Object, error) {

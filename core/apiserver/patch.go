@@ -50,8 +50,7 @@ func readPatch(w http.ResponseWriter, r *http.Request) (kind string, body []byte
 // result. The patch may not rename the object or move it; a resourceVersion
 // it sets is a precondition.
 func patchObject(ri *requestInfo, old api.Object, kind string, patch []byte) (api.Object, bool, error) {
-	*old.GetTypeMeta() = typeMetaOf(ri.res)
-	doc, err := json.Marshal(old)
+	doc, err := json.Marshal(withTypeMetaOf(ri.res, old))
 	if err != nil {
 		return nil, false, err
 	}
