@@ -141,6 +141,9 @@ type topLevel map[string]json.RawMessage
 // splitTopLevel splits the JSON of an object; what names the object goes
 // into the error.
 func splitTopLevel(data []byte, what string) (topLevel, error) {
+	if fields, ok := scanTopLevel(data); ok {
+		return fields, nil
+	}
 	var fields topLevel
 	if err := json.Unmarshal(data, &fields); err != nil {
 		return nil, fmt.Errorf("store: read %s: %w", what, err)
