@@ -2,10 +2,12 @@ package scenario
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/skiff-sh/skiff/core/client"
 	"github.com/skiff-sh/skiff/core/client/clienttest"
@@ -25,6 +27,13 @@ type Options struct {
 	// NoManager leaves the controller manager stopped (start it with
 	// StartManager, or run your own).
 	NoManager bool
+	// LeaseInterval is how often test nodes renew their Leases (default
+	// DefaultLeaseInterval).
+	LeaseInterval time.Duration
+	// Scheduler, if set, runs against the API server until the cluster
+	// stops and binds the pods; test nodes then bind none themselves.
+	// scenario/scheduling.Run is skiff's scheduler with its default policies.
+	Scheduler func(ctx context.Context, c *client.Client, log *slog.Logger) error
 	// Logger defaults to warnings only (SKIFF_TEST_LOG=debug for more).
 	Logger *slog.Logger
 }
@@ -67,7 +76,10 @@ func Start(t testing.TB, etcd *clienttest.Etcd, opts Options) *Cluster {
 	}
 	srv := etcd.NewServer(t)
 	c := &Cluster{t: t, Server: srv, Client: srv.Client, opts: opts, log: opts.Logger}
-	c.Nodes = StartTestNodes(t, srv.Client, opts.Nodes, opts.Logger)
+	c.Nodes = StartTestNodes(t, srv.Client, NodeOptions{Count: opts.Nodes, LeaseInterval: opts.LeaseInterval, NoBinding: opts.Scheduler != nil, Logger: opts.Logger})
+	if opts.Scheduler != nil {
+		c.runScheduler(opts.Scheduler)
+	}
 	if !opts.NoManager {
 		c.StartManager()
 	}
@@ -75,27 +87,84 @@ func Start(t testing.TB, etcd *clienttest.Etcd, opts Options) *Cluster {
 	return c
 }
 
-// NewManager builds a controller manager with skiff's workload controllers.
-func NewManager(cli *client.Client, workers int, log *slog.Logger) (*reconcile.Manager, error) {
-	m, err := reconcile.NewManager(reconcile.ManagerOptions{Client: cli, Logger: log})
-	if err != nil {
-		return nil, err
-	}
+// Controller is a controller factory under its configuration name.
+type Controller struct {
+	Name    string
+	Factory reconcile.Factory
+}
+
+// WorkloadControllers are the controllers NewManager runs.
+func WorkloadControllers() []Controller {
 	rsFactory, err := replicaset.Factory(nil)
 	if err != nil {
+		panic(err) // the defaults are valid
+	}
+	return []Controller{
+		{replicaset.Name, rsFactory},
+		{deployment.Name, deployment.New},
+		{gc.Name, gc.New},
+		{namespace.Name, namespace.New},
+	}
+}
+
+// NewManager builds a controller manager with skiff's workload controllers.
+func NewManager(cli *client.Client, workers int, log *slog.Logger) (*reconcile.Manager, error) {
+	return newManager(cli, nil, workers, log, WorkloadControllers())
+}
+
+func newManager(cli *client.Client, clock reconcile.Clock, workers int, log *slog.Logger, controllers []Controller) (*reconcile.Manager, error) {
+	m, err := reconcile.NewManager(reconcile.ManagerOptions{Client: cli, Clock: clock, Logger: log})
+	if err != nil {
 		return nil, err
 	}
-	for name, f := range map[string]reconcile.Factory{
-		replicaset.Name: rsFactory,
-		deployment.Name: deployment.New,
-		gc.Name:         gc.New,
-		namespace.Name:  namespace.New,
-	} {
-		if err := m.Add(name, f, workers); err != nil {
+	for _, c := range controllers {
+		if err := m.Add(c.Name, c.Factory, workers); err != nil {
 			return nil, err
 		}
 	}
 	return m, nil
+}
+
+// RunControllers runs controllers in one manager against the API server
+// at c, on clock (nil: the real one), with two workers each, until the
+// test ends.
+func RunControllers(t testing.TB, c *client.Client, clock reconcile.Clock, controllers ...Controller) {
+	t.Helper()
+	runControllers(t, c, clock, nil, controllers)
+}
+
+// RunControllers runs controllers against the cluster (see RunControllers),
+// logging as the cluster does.
+func (c *Cluster) RunControllers(t testing.TB, clock reconcile.Clock, controllers ...Controller) {
+	t.Helper()
+	runControllers(t, c.Client, clock, c.log, controllers)
+}
+
+func runControllers(t testing.TB, c *client.Client, clock reconcile.Clock, log *slog.Logger, controllers []Controller) {
+	t.Helper()
+	m, err := newManager(c, clock, 2, log, controllers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runUntilCleanup(t, "controller manager", m.Run)
+}
+
+// runScheduler runs the scheduler until the test ends.
+func (c *Cluster) runScheduler(run func(ctx context.Context, c *client.Client, log *slog.Logger) error) {
+	runUntilCleanup(c.t, "scheduler", func(ctx context.Context) error { return run(ctx, c.Client, c.log) })
+}
+
+// runUntilCleanup runs fn until the test ends; an error is the test's.
+func runUntilCleanup(t testing.TB, what string, fn func(ctx context.Context) error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- fn(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("%s: %v", what, err)
+		}
+	})
 }
 
 // StartManager runs a fresh controller manager (new informers, empty
