@@ -159,6 +159,12 @@ func validateDaemonSet(ds *DaemonSet) field.ErrorList {
 	case "RollingUpdate":
 		if ru := spec.UpdateStrategy.RollingUpdate; ru != nil {
 			errs = append(errs, validateRollingUpdate(ru.MaxUnavailable, ru.MaxSurge, sp.Child("rollingUpdate"))...)
+			// The DaemonSet controller replaces a daemon in place (delete,
+			// then create): it never runs two on one node.
+			if ms := ru.MaxSurge; ms != nil && !isZero(ms) && len(validateIntOrPercent(ms, sp.Child("rollingUpdate", "maxSurge"))) == 0 {
+				errs = append(errs, field.Invalid(sp.Child("rollingUpdate", "maxSurge"), ms.String(),
+					"not supported by skiff: a daemon is replaced in place (deleted, then created); omit maxSurge and bound the update with maxUnavailable"))
+			}
 		}
 	default:
 		errs = append(errs, oneOf(spec.UpdateStrategy.Type, sp.Child("type"), "OnDelete", "RollingUpdate")...)
@@ -217,11 +223,13 @@ func validateJobSpec(spec *JobSpec, p *field.Path) field.ErrorList {
 	errs = append(errs, nonNegativePtr(spec.BackoffLimit, p.Child("backoffLimit"))...)
 	errs = append(errs, positivePtr(spec.ActiveDeadlineSeconds, p.Child("activeDeadlineSeconds"))...)
 	errs = append(errs, nonNegativePtr(spec.TTLSecondsAfterFinished, p.Child("ttlSecondsAfterFinished"))...)
-	if spec.CompletionMode != "" {
-		errs = append(errs, oneOf(spec.CompletionMode, p.Child("completionMode"), "NonIndexed", "Indexed")...)
-	}
-	if spec.CompletionMode == "Indexed" && spec.Completions == nil {
-		errs = append(errs, field.Required(p.Child("completions"), "when completion mode is Indexed"))
+	switch spec.CompletionMode {
+	case "", "NonIndexed":
+	case "Indexed":
+		errs = append(errs, field.Invalid(p.Child("completionMode"), spec.CompletionMode,
+			"not supported by skiff: only NonIndexed (the default) is; omit completionMode"))
+	default:
+		errs = append(errs, oneOf(spec.CompletionMode, p.Child("completionMode"), "NonIndexed")...)
 	}
 	return errs
 }

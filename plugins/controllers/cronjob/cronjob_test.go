@@ -90,7 +90,7 @@ func (e *cronEnv) complete(name string) {
 func TestCronJobRunsOnScheduleWithConcurrencyPolicies(t *testing.T) {
 	srv := etcd.NewServer(t)
 	e := &cronEnv{t: t, cli: srv.Client, clock: reconcile.NewFakeClock(time.Now())}
-	runController(t, srv.Client, e.clock)
+	scenario.RunControllers(t, srv.Client, e.clock, scenario.Controller{Name: Name, Factory: New})
 	ctx := context.Background()
 	cj := &api.CronJob{
 		TypeMeta:   api.TypeMeta{APIVersion: "batch/v1", Kind: "CronJob"},

@@ -3,8 +3,11 @@ package daemonset
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
+
+	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/skiff-sh/skiff/core/api"
 	"github.com/skiff-sh/skiff/core/client"
@@ -41,7 +44,7 @@ func onePerNode(t *testing.T, c *scenario.Cluster, nodes ...string) error {
 
 func TestDaemonSetFollowsNodes(t *testing.T) {
 	c := scenario.Start(t, etcd, scenario.Options{Nodes: 3, NoManager: true})
-	runController(t, c.Client)
+	c.RunControllers(t, nil, scenario.Controller{Name: Name, Factory: New})
 	ctx := context.Background()
 	ds := &api.DaemonSet{
 		TypeMeta:   api.TypeMeta{APIVersion: "apps/v1", Kind: "DaemonSet"},
@@ -124,4 +127,27 @@ func label(t *testing.T, c *scenario.Cluster, node, key, value string) {
 		_, err = client.Update(context.Background(), c.Client, n)
 		return err
 	})
+}
+
+// The controller replaces daemons in place and never surges, so the API
+// server refuses a maxSurge rather than ignore it.
+func TestDaemonSetSurgeIsRejected(t *testing.T) {
+	srv := etcd.NewServer(t)
+	surge, unavailable := intstr.FromInt32(1), intstr.FromInt32(0)
+	ds := &api.DaemonSet{
+		TypeMeta:   api.TypeMeta{APIVersion: "apps/v1", Kind: "DaemonSet"},
+		ObjectMeta: api.ObjectMeta{Namespace: "default", Name: "agent"},
+		Spec: api.DaemonSetSpec{
+			Selector:       &api.LabelSelector{MatchLabels: map[string]string{"app": "agent"}},
+			UpdateStrategy: api.DaemonSetUpdateStrategy{Type: "RollingUpdate", RollingUpdate: &api.RollingUpdateDaemonSet{MaxSurge: &surge, MaxUnavailable: &unavailable}},
+			Template: api.PodTemplateSpec{
+				ObjectMeta: api.ObjectMeta{Labels: map[string]string{"app": "agent"}},
+				Spec:       api.PodSpec{Containers: []api.Container{{Name: "agent", Image: "agent:1"}}},
+			},
+		},
+	}
+	_, err := client.Create(context.Background(), srv.Client, ds)
+	if !api.IsInvalid(err) || !strings.Contains(err.Error(), `spec.updateStrategy.rollingUpdate.maxSurge: Invalid value: "1": not supported by skiff`) {
+		t.Fatalf("create a DaemonSet with maxSurge 1: %v; want Invalid naming spec.updateStrategy.rollingUpdate.maxSurge as not supported", err)
+	}
 }

@@ -23,7 +23,7 @@ func newPod(name string, port int32) *api.Pod {
 
 func TestEndpointsFollowPodsAndService(t *testing.T) {
 	c := scenario.Start(t, etcd, scenario.Options{Nodes: 2, NoManager: true})
-	runController(t, c.Client)
+	c.RunControllers(t, nil, scenario.Controller{Name: Name, Factory: New})
 	ctx := context.Background()
 	for name, port := range map[string]int32{"web-a": 8080, "web-b": 9090} {
 		if _, err := client.Create(ctx, c.Client, newPod(name, port)); err != nil {

@@ -19,20 +19,9 @@ import (
 // together with skiff's other workload controllers.
 func TestStatefulSetMembersGetHostnames(t *testing.T) {
 	c := scenario.Start(t, etcd, scenario.Options{Nodes: 2, NoManager: true})
-	m, err := scenario.NewManager(c.Client, 2, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Add(Name, New, 2); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Add(statefulset.Name, statefulset.New, 2); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	c.RunControllers(t, nil, append(scenario.WorkloadControllers(),
+		scenario.Controller{Name: Name, Factory: New}, scenario.Controller{Name: statefulset.Name, Factory: statefulset.New})...)
+	ctx := context.Background()
 
 	labels := map[string]string{"app": "db"}
 	svc := &api.Service{TypeMeta: api.TypeMeta{APIVersion: "v1", Kind: "Service"}, ObjectMeta: api.ObjectMeta{Namespace: "default", Name: "db"},

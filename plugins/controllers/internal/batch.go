@@ -4,6 +4,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/skiff-sh/skiff/core/api"
 	"github.com/skiff-sh/skiff/core/reconcile"
 )
 
@@ -38,6 +39,20 @@ func (b *StatusBatcher) Delay(key string, final bool) time.Duration {
 		return 0
 	}
 	return max(0, StatusInterval-b.clock.Since(last))
+}
+
+// Write writes key's status with write, now or, for an intermediate status
+// written less than StatusInterval ago, later: then it returns how long to
+// wait before trying again. An object already gone is not an error.
+func (b *StatusBatcher) Write(key string, final bool, write func() error) (wait time.Duration, err error) {
+	if wait := b.Delay(key, final); wait > 0 {
+		return wait, nil
+	}
+	if err := write(); err != nil && !api.IsNotFound(err) {
+		return 0, err
+	}
+	b.Wrote(key)
+	return 0, nil
 }
 
 // Wrote records a status write of key.

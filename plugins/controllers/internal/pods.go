@@ -78,3 +78,26 @@ func Replicas(p *int32) int32 {
 	}
 	return *p
 }
+
+// MinPositive is the shorter of two waits, 0 meaning none.
+func MinPositive(a, b time.Duration) time.Duration {
+	if a <= 0 || (b > 0 && b < a) {
+		return b
+	}
+	return a
+}
+
+// Requeue is when an owner must be looked at again though no event may
+// come: when one of its ready pods turns available under minReadySeconds,
+// and, while writes it issued are unseen (not satisfied), when they stop
+// being trusted. 0 means no such time.
+func Requeue(satisfied bool, pods []*api.Pod, minReadySeconds int32, now time.Time) time.Duration {
+	var next time.Duration
+	if !satisfied {
+		next = ExpectationsTimeout
+	}
+	for _, p := range pods {
+		next = MinPositive(next, NextAvailableIn(p, minReadySeconds, now))
+	}
+	return next
+}

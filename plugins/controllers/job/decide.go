@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/skiff-sh/skiff/core/api"
+	"github.com/skiff-sh/skiff/plugins/controllers/internal"
 )
 
 // Job condition types and reasons, as in Kubernetes.
@@ -156,7 +157,7 @@ func Decide(job *api.Job, pods []*api.Pod, now time.Time) Plan {
 		plan.Delete = surplus(active, int(n-want))
 	case n < want:
 		if wait := backoffRemaining(st.Failed, lastFailure, now); wait > 0 {
-			plan.RequeueAfter = minPositive(plan.RequeueAfter, wait)
+			plan.RequeueAfter = internal.MinPositive(plan.RequeueAfter, wait)
 		} else {
 			plan.Create = int(want - n)
 		}
@@ -235,13 +236,6 @@ func finishedAt(p *api.Pod) time.Time {
 
 func latest(a, b time.Time) time.Time {
 	if b.After(a) {
-		return b
-	}
-	return a
-}
-
-func minPositive(a, b time.Duration) time.Duration {
-	if a <= 0 || (b > 0 && b < a) {
 		return b
 	}
 	return a

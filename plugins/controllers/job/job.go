@@ -10,9 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"reflect"
-	"sync"
 	"time"
 
 	"github.com/skiff-sh/skiff/core/api"
@@ -23,14 +21,14 @@ import (
 
 // Controller reconciles Jobs.
 type Controller struct {
-	client   *client.Client
-	jobs     reconcile.Lister[*api.Job]
-	pods     reconcile.Lister[*api.Pod]
-	recorder reconcile.Recorder
-	clock    reconcile.Clock
-	log      *slog.Logger
-	exp      *internal.Expectations
-	queue    *reconcile.Queue
+	client     *client.Client
+	jobs       reconcile.Lister[*api.Job]
+	recorder   reconcile.Recorder
+	clock      reconcile.Clock
+	log        *slog.Logger
+	exp        *internal.Expectations
+	owned      *internal.OwnedPods[*api.Job]
+	podControl *internal.PodControl
 }
 
 var _ reconcile.Reconciler = (*Controller)(nil)
@@ -56,8 +54,7 @@ func (c *Controller) Reconcile(ctx context.Context, key string) (reconcile.Resul
 		return reconcile.Result{}, nil
 	}
 	satisfied := c.exp.Satisfied(key)
-	candidates := append(c.pods.ByIndex(reconcile.IndexController, job.UID), c.pods.ByIndex(reconcile.IndexOrphan, job.Namespace)...)
-	pods, claimErr := internal.Claim(ctx, c.client, job, sel, candidates)
+	pods, claimErr := c.owned.Claim(ctx, c.client, job, sel)
 	if job.DeletionTimestamp != nil {
 		return reconcile.Result{}, claimErr
 	}
@@ -115,77 +112,9 @@ func (c *Controller) expire(ctx context.Context, job *api.Job, now time.Time) (t
 }
 
 func (c *Controller) apply(ctx context.Context, job *api.Job, plan Plan) error {
-	key := job.Key()
-	deleteKeys := make([]string, len(plan.Delete))
-	for i, p := range plan.Delete {
-		deleteKeys[i] = p.Key()
+	create := make([]*api.Pod, plan.Create)
+	for i := range create {
+		create[i] = internal.PodFromTemplate(job, &job.Spec.Template)
 	}
-	c.exp.ExpectCreations(key, plan.Create)
-	c.exp.ExpectDeletions(key, deleteKeys)
-	var mu sync.Mutex
-	var errs []error
-	fail := func(err error) {
-		mu.Lock()
-		errs = append(errs, err)
-		mu.Unlock()
-	}
-	var wg sync.WaitGroup
-	for range plan.Create {
-		wg.Go(func() {
-			if err := c.createPod(ctx, job); err != nil {
-				c.exp.CreationObserved(key)
-				fail(err)
-			}
-		})
-	}
-	for _, pod := range plan.Delete {
-		wg.Go(func() {
-			if err := c.deletePod(ctx, job, pod); err != nil {
-				fail(err)
-			}
-		})
-	}
-	wg.Wait()
-	return errors.Join(errs...)
-}
-
-func (c *Controller) createPod(ctx context.Context, job *api.Job) error {
-	t := &job.Spec.Template
-	pod := &api.Pod{
-		TypeMeta: api.TypeMeta{APIVersion: "v1", Kind: "Pod"},
-		ObjectMeta: api.ObjectMeta{
-			Name:            internal.GenerateName(job.Name),
-			Namespace:       job.Namespace,
-			Labels:          maps.Clone(t.Labels),
-			Annotations:     maps.Clone(t.Annotations),
-			OwnerReferences: []api.OwnerReference{api.NewControllerRef(job)},
-		},
-		Spec: t.Spec,
-	}
-	created, err := client.Create(ctx, c.client, pod)
-	if err != nil {
-		if ctx.Err() == nil {
-			c.recorder.Eventf(job, reconcile.EventWarning, "FailedCreate", "Error creating: %v", err)
-		}
-		return fmt.Errorf("job %q: create pod: %w", job.Key(), err)
-	}
-	c.recorder.Eventf(job, reconcile.EventNormal, "SuccessfulCreate", "Created pod: %s", created.Name)
-	return nil
-}
-
-func (c *Controller) deletePod(ctx context.Context, job *api.Job, pod *api.Pod) error {
-	uid := pod.UID
-	err := client.Delete[*api.Pod](ctx, c.client, pod.Namespace, pod.Name, client.DeleteOptions{Preconditions: &client.Preconditions{UID: &uid}})
-	if err == nil {
-		c.recorder.Eventf(job, reconcile.EventNormal, "SuccessfulDelete", "Deleted pod: %s", pod.Name)
-		return nil
-	}
-	c.exp.DeletionObserved(job.Key(), pod.Key())
-	if api.IsNotFound(err) {
-		return nil
-	}
-	if ctx.Err() == nil {
-		c.recorder.Eventf(job, reconcile.EventWarning, "FailedDelete", "Error deleting pod %s: %v", pod.Name, err)
-	}
-	return fmt.Errorf("job %q: delete pod %q: %w", job.Key(), pod.Name, err)
+	return c.podControl.Apply(ctx, job, create, plan.Delete)
 }

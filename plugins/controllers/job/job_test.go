@@ -3,6 +3,7 @@ package job
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -47,7 +48,7 @@ func startEnv(t *testing.T) *jobEnv {
 	done := make(chan struct{})
 	go func() { inf.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	runController(t, srv.Client, env.clock)
+	scenario.RunControllers(t, srv.Client, env.clock, scenario.Controller{Name: Name, Factory: New})
 	return env
 }
 
@@ -197,4 +198,20 @@ func TestFailingJobBacksOffAndStopsAtBackoffLimit(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// Indexed completion is not implemented, so the API server refuses it
+// rather than run such a job as NonIndexed.
+func TestIndexedJobIsRejected(t *testing.T) {
+	srv := etcd.NewServer(t)
+	j := &api.Job{
+		TypeMeta:   api.TypeMeta{APIVersion: "batch/v1", Kind: "Job"},
+		ObjectMeta: api.ObjectMeta{Namespace: "default", Name: "indexed"},
+		Spec: api.JobSpec{Completions: api.Int32Ptr(3), CompletionMode: "Indexed",
+			Template: api.PodTemplateSpec{Spec: api.PodSpec{RestartPolicy: "Never", Containers: []api.Container{{Name: "main", Image: "busybox"}}}}},
+	}
+	_, err := client.Create(context.Background(), srv.Client, j)
+	if !api.IsInvalid(err) || !strings.Contains(err.Error(), `spec.completionMode: Invalid value: "Indexed": not supported by skiff`) {
+		t.Fatalf("create an Indexed job: %v; want Invalid naming spec.completionMode as not supported", err)
+	}
 }

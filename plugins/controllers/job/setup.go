@@ -14,18 +14,22 @@ const Name = "job"
 func New(h *reconcile.Handle) (*reconcile.Controller, error) {
 	jobInf := reconcile.InformerFor[*api.Job](h.Informers)
 	podInf := reconcile.InformerFor[*api.Pod](h.Informers)
+	exp := internal.NewExpectations(h.Clock)
 	c := &Controller{
-		client:   h.Client,
-		jobs:     reconcile.NewLister[*api.Job](jobInf),
-		pods:     reconcile.NewLister[*api.Pod](podInf),
-		recorder: h.Recorder,
-		clock:    h.Clock,
-		log:      h.Logger,
-		exp:      internal.NewExpectations(h.Clock),
+		client:     h.Client,
+		jobs:       reconcile.NewLister[*api.Job](jobInf),
+		recorder:   h.Recorder,
+		clock:      h.Clock,
+		log:        h.Logger,
+		exp:        exp,
+		podControl: &internal.PodControl{Client: h.Client, Recorder: h.Recorder, Exp: exp},
 	}
 	ctrl := reconcile.NewController(Name, c, h.Clock, h.Logger)
-	c.queue = ctrl.Queue()
+	c.owned = &internal.OwnedPods[*api.Job]{
+		Kind: kind, Owners: c.jobs, Pods: reconcile.NewLister[*api.Pod](podInf), Exp: exp, Queue: ctrl.Queue(),
+		Selector: func(job *api.Job) *api.LabelSelector { return job.Spec.Selector },
+	}
 	ctrl.Watch(jobInf, reconcile.KeyOfObject)
-	ctrl.WatchHandler(podInf, reconcile.HandlerFuncs{AddFunc: c.podAdded, UpdateFunc: c.podUpdated, DeleteFunc: c.podDeleted})
+	ctrl.WatchHandler(podInf, c.owned.Handler())
 	return ctrl, nil
 }

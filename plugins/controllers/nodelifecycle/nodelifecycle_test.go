@@ -138,24 +138,13 @@ func TestSilentNodeIsTaintedAndItsPodsReplaced(t *testing.T) {
 	c.registerNode("alive")
 	c.registerNode("dead")
 
-	m, err := reconcile.NewManager(reconcile.ManagerOptions{Client: c.cli, Clock: c.clock})
-	if err != nil {
-		t.Fatal(err)
-	}
 	rs, _ := replicaset.Factory(nil)
 	nl, err := Factory([]byte(`{"podEvictionTimeout":"60s"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, f := range map[string]reconcile.Factory{replicaset.Name: rs, Name: nl} {
-		if err := m.Add(name, f, 2); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	scenario.RunControllers(t, c.cli, c.clock, scenario.Controller{Name: replicaset.Name, Factory: rs}, scenario.Controller{Name: Name, Factory: nl})
+	ctx := context.Background()
 
 	// The controller creates the lease namespace; the agents then heartbeat.
 	c.eventually(func() error {

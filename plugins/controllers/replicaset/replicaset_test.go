@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/skiff-sh/skiff/core/api"
+	"github.com/skiff-sh/skiff/plugins/controllers/internal"
 )
 
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -65,7 +66,7 @@ func TestComputeStatus(t *testing.T) {
 	if statusChanged(&st, &want) {
 		t.Fatalf("status %+v, want %+v", st, want)
 	}
-	if d := nextAvailableCheck(rs, pods, now); d != 21*time.Second {
+	if d := internal.Requeue(true, pods, rs.Spec.MinReadySeconds, now); d != 21*time.Second {
 		t.Fatalf("next availability check in %s, want 21s (20s left + 1s)", d)
 	}
 }

@@ -42,20 +42,24 @@ func New(h *reconcile.Handle, cfg Config) (*reconcile.Controller, error) {
 	}
 	rsInf := reconcile.InformerFor[*api.ReplicaSet](h.Informers)
 	podInf := reconcile.InformerFor[*api.Pod](h.Informers)
+	exp := internal.NewExpectations(h.Clock)
 	c := &Controller{
-		client:   h.Client,
-		rsets:    reconcile.NewLister[*api.ReplicaSet](rsInf),
-		pods:     reconcile.NewLister[*api.Pod](podInf),
-		recorder: h.Recorder,
-		clock:    h.Clock,
-		log:      h.Logger,
-		exp:      internal.NewExpectations(h.Clock),
-		status:   internal.NewStatusBatcher(h.Clock),
-		burst:    cfg.Burst,
+		client:     h.Client,
+		rsets:      reconcile.NewLister[*api.ReplicaSet](rsInf),
+		recorder:   h.Recorder,
+		clock:      h.Clock,
+		log:        h.Logger,
+		exp:        exp,
+		podControl: &internal.PodControl{Client: h.Client, Recorder: h.Recorder, Exp: exp},
+		status:     internal.NewStatusBatcher(h.Clock),
+		burst:      cfg.Burst,
 	}
 	ctrl := reconcile.NewController(Name, c, h.Clock, h.Logger)
-	c.queue = ctrl.Queue()
+	c.owned = &internal.OwnedPods[*api.ReplicaSet]{
+		Kind: kind, Owners: c.rsets, Pods: reconcile.NewLister[*api.Pod](podInf), Exp: exp, Queue: ctrl.Queue(),
+		Selector: func(rs *api.ReplicaSet) *api.LabelSelector { return rs.Spec.Selector },
+	}
 	ctrl.Watch(rsInf, reconcile.KeyOfObject)
-	ctrl.WatchHandler(podInf, reconcile.HandlerFuncs{AddFunc: c.podAdded, UpdateFunc: c.podUpdated, DeleteFunc: c.podDeleted})
+	ctrl.WatchHandler(podInf, c.owned.Handler())
 	return ctrl, nil
 }

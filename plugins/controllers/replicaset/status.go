@@ -35,15 +35,3 @@ func statusChanged(a, b *api.ReplicaSetStatus) bool {
 		a.ReadyReplicas != b.ReadyReplicas || a.AvailableReplicas != b.AvailableReplicas ||
 		a.ObservedGeneration != b.ObservedGeneration
 }
-
-// nextAvailableCheck is when a ready pod next becomes available under
-// minReadySeconds; nothing else would wake the controller then.
-func nextAvailableCheck(rs *api.ReplicaSet, active []*api.Pod, now time.Time) time.Duration {
-	var next time.Duration
-	for _, p := range active {
-		if d := internal.NextAvailableIn(p, rs.Spec.MinReadySeconds, now); d > 0 && (next == 0 || d < next) {
-			next = d
-		}
-	}
-	return next
-}

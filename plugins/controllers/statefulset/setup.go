@@ -14,19 +14,24 @@ const Name = "statefulset"
 func New(h *reconcile.Handle) (*reconcile.Controller, error) {
 	setInf := reconcile.InformerFor[*api.StatefulSet](h.Informers)
 	podInf := reconcile.InformerFor[*api.Pod](h.Informers)
+	exp := internal.NewExpectations(h.Clock)
 	c := &Controller{
 		client:   h.Client,
 		sets:     reconcile.NewLister[*api.StatefulSet](setInf),
-		pods:     reconcile.NewLister[*api.Pod](podInf),
 		recorder: h.Recorder,
 		clock:    h.Clock,
 		log:      h.Logger,
-		exp:      internal.NewExpectations(h.Clock),
-		status:   internal.NewStatusBatcher(h.Clock),
+		exp:      exp,
+		// Pods are named <set>-<ordinal>, not generated.
+		podControl: &internal.PodControl{Client: h.Client, Recorder: h.Recorder, Exp: exp, StableNames: true},
+		status:     internal.NewStatusBatcher(h.Clock),
 	}
 	ctrl := reconcile.NewController(Name, c, h.Clock, h.Logger)
-	c.queue = ctrl.Queue()
+	c.owned = &internal.OwnedPods[*api.StatefulSet]{
+		Kind: kind, Owners: c.sets, Pods: reconcile.NewLister[*api.Pod](podInf), Exp: exp, Queue: ctrl.Queue(),
+		Selector: func(set *api.StatefulSet) *api.LabelSelector { return set.Spec.Selector },
+	}
 	ctrl.Watch(setInf, reconcile.KeyOfObject)
-	ctrl.WatchHandler(podInf, reconcile.HandlerFuncs{AddFunc: c.podAdded, UpdateFunc: c.podUpdated, DeleteFunc: c.podDeleted})
+	ctrl.WatchHandler(podInf, c.owned.Handler())
 	return ctrl, nil
 }

@@ -118,7 +118,7 @@ func TestStatefulSetOrderedLifecycle(t *testing.T) {
 		},
 	}
 	w := watchOrder(t, c, set)
-	runController(t, c.Client)
+	c.RunControllers(t, nil, scenario.Controller{Name: Name, Factory: New})
 	ctx := context.Background()
 	if _, err := client.Create(ctx, c.Client, set); err != nil {
 		t.Fatal(err)
