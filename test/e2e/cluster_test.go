@@ -149,7 +149,13 @@ func (c *cluster) start() error {
 	defer logFile.Close()
 	cmd := exec.Command(filepath.Join(c.bin, "skiffd"), "server", "--config", c.config)
 	// HOME in the temp dir: skiffd writes ~/.skiff/config when it is absent.
-	cmd.Env = append(os.Environ(), "HOME="+c.dir)
+	// SKIFF_* variables would be read as configuration keys.
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "SKIFF_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, "HOME="+c.dir)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start skiffd: %w", err)

@@ -69,8 +69,12 @@ func TestBenchPodStart(t *testing.T) {
 		t.Fatalf("bridge %s exists: stop the running cluster first (sudo scripts/down.sh --purge)", bridge.DefaultBridge)
 	}
 	dir := t.TempDir()
-	if out, err := exec.Command("go", "build", "-o", dir+"/", "github.com/skiff-sh/skiff/cmd/skiffd", "github.com/skiff-sh/skiff/cmd/skiff").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	bin := os.Getenv("SKIFF_BIN_DIR") // e.g. bin/ after `make build`
+	if bin == "" {
+		bin = dir
+		if out, err := exec.Command("go", "build", "-o", dir+"/", "github.com/skiff-sh/skiff/cmd/skiffd", "github.com/skiff-sh/skiff/cmd/skiff").CombinedOutput(); err != nil {
+			t.Fatalf("go build: %v\n%s", err, out)
+		}
 	}
 	node := fmt.Sprintf("bench-%d", os.Getpid())
 	dataDir := filepath.Join(dir, "data")
@@ -82,8 +86,9 @@ func TestBenchPodStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	skiffd := exec.Command(filepath.Join(dir, "skiffd"), "server", "--config", filepath.Join(dir, "skiffd.yaml"))
-	skiffd.Env = append(os.Environ(), "HOME="+dir)
+	logPath = logFile.Name()
+	skiffd := exec.Command(filepath.Join(bin, "skiffd"), "server", "--config", filepath.Join(dir, "skiffd.yaml"))
+	skiffd.Env = append(childEnv(), "HOME="+dir)
 	skiffd.Stdout, skiffd.Stderr = logFile, logFile
 	if err := skiffd.Start(); err != nil {
 		t.Fatal(err)
@@ -96,7 +101,7 @@ func TestBenchPodStart(t *testing.T) {
 		}
 		skiffd.Process.Signal(syscall.SIGTERM)
 		skiffd.Wait()
-		exec.Command(filepath.Join(dir, "skiffd"), "agent", "--teardown", "--node-name", node).Run()
+		exec.Command(filepath.Join(bin, "skiffd"), "agent", "--teardown", "--node-name", node).Run()
 		if n, err := bridge.New(bridge.Config{Subnet: "10.214.0.0/24", DataDir: filepath.Join(dataDir, "agent", "network")}); err == nil {
 			n.Teardown(ctx)
 		}
@@ -116,7 +121,7 @@ func TestBenchPodStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	imp := exec.Command(filepath.Join(dir, "skiff"), "image", "import", archive)
+	imp := exec.Command(filepath.Join(bin, "skiff"), "image", "import", archive)
 	imp.Env = append(os.Environ(), "SKIFF_CONFIG="+filepath.Join(dataDir, "admin.conf"))
 	if out, err := imp.CombinedOutput(); err != nil {
 		t.Fatalf("skiff image import: %v: %s", err, out)
@@ -198,6 +203,20 @@ func vmRSSMB(t *testing.T, pid int) float64 {
 	return 0
 }
 
+var logPath string
+
+// childEnv is the environment without SKIFF_* variables, which skiffd
+// would read as configuration keys (SKIFF_BENCH is not one).
+func childEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "SKIFF_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
 func waitFor(t *testing.T, what string, ok func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
@@ -205,7 +224,8 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 			return
 		}
 	}
-	t.Fatalf("%s: not within 2 minutes", what)
+	log, _ := os.ReadFile(logPath)
+	t.Fatalf("%s: not within 2 minutes; skiffd log:\n%s", what, log)
 }
 
 // deleteNamespace deletes the bench pods and waits until the agent has
