@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/skiff-sh/skiff/core/api"
+	"github.com/skiff-sh/skiff/core/store"
 )
 
 // maxUpdateAttempts bounds retries of an update the client did not pin to a
@@ -283,7 +284,13 @@ func (s *Server) commitUpdate(ctx context.Context, ri *requestInfo, obj, old api
 	if err := api.ValidateUpdate(admitted, old); err != nil {
 		return nil, err
 	}
-	return s.withServiceAllocations(ctx, admitted, old, s.store.Update)
+	return s.withServiceAllocations(ctx, admitted, old, func(ctx context.Context, obj api.Object) (api.Object, error) {
+		// old is a stored state: starting from it saves the store a read.
+		if from, ok := s.store.(store.UpdaterFrom); ok {
+			return from.UpdateFrom(ctx, obj, old)
+		}
+		return s.store.Update(ctx, obj)
+	})
 }
 
 // resetField zeroes the named top-level field of an object, if it has one.

@@ -1,12 +1,14 @@
 package apiserver
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/skiff-sh/skiff/core/api"
+	"github.com/skiff-sh/skiff/core/store"
 )
 
 // preconditionError carries a Status out of a store.GuaranteedUpdate mutate
@@ -195,7 +197,7 @@ func (s *Server) serveBinding(w http.ResponseWriter, r *http.Request, ri *reques
 		writeStatus(w, r, err)
 		return
 	}
-	_, err := s.store.GuaranteedUpdate(r.Context(), ri.res, ri.namespace, ri.name, func(obj api.Object) error {
+	_, err := s.guaranteedUpdate(r.Context(), ri, func(obj api.Object) error {
 		pod := obj.(*api.Pod)
 		switch {
 		case b.UID != "" && b.UID != pod.UID:
@@ -214,4 +216,16 @@ func (s *Server) serveBinding(w http.ResponseWriter, r *http.Request, ri *reques
 		return
 	}
 	writeJSON(w, http.StatusCreated, successStatus(http.StatusCreated, &api.StatusDetails{Name: ri.name, Kind: "pods"}))
+}
+
+// guaranteedUpdate is the store's GuaranteedUpdate, its first attempt on the
+// watch cache's copy of the object when the cache holds it (a stale copy
+// costs the store a retry, as a lost race does).
+func (s *Server) guaranteedUpdate(ctx context.Context, ri *requestInfo, mutate func(api.Object) error) (api.Object, error) {
+	if from, ok := s.store.(store.UpdaterFrom); ok {
+		if cur, ok := s.cacheFor(ri.res).get(api.KeyOf(ri.namespace, ri.name)); ok {
+			return from.GuaranteedUpdateFrom(ctx, cur, mutate)
+		}
+	}
+	return s.store.GuaranteedUpdate(ctx, ri.res, ri.namespace, ri.name, mutate)
 }

@@ -78,6 +78,20 @@ func TestUpdatesAreRightWhenTheWatchCacheLags(t *testing.T) {
 	cur.ResourceVersion = cachedRV
 	code, body := ts.do("PUT", path, "", mustJSON(t, cur))
 	expectStatus(t, code, body, 409, api.ReasonConflict)
+
+	// The cache still shows the pod unbound; the store knows better.
+	if _, err := st.GuaranteedUpdate(context.Background(), ts.resource("Pod"), "default", "web", func(o api.Object) error {
+		o.(*api.Pod).Spec.NodeName = "node-a"
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	binding := `{"apiVersion":"v1","kind":"Binding","metadata":{"name":"web"},"target":{"kind":"Node","name":"node-b"}}`
+	code, body = ts.do("POST", path+"/binding", "", []byte(binding))
+	expectStatus(t, code, body, 409, api.ReasonConflict)
+	if got := decode[api.Pod](t, ts.must(200, "GET", path, nil)); got.Spec.NodeName != "node-a" {
+		t.Fatalf("binding from a stale cache moved the pod to %q", got.Spec.NodeName)
+	}
 	if changed.GetObjectMeta().ResourceVersion == cachedRV {
 		t.Fatal("the store write did not move the revision; the test proves nothing")
 	}

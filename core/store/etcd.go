@@ -117,14 +117,20 @@ func (s *etcdStore) Update(ctx context.Context, obj api.Object) (api.Object, err
 	if err != nil {
 		return nil, err
 	}
-	return s.readModifyWrite(ctx, res, key, meta.Name, func(cur *mvccpb.KeyValue) (api.Object, error) {
+	return s.readModifyWrite(ctx, res, key, meta.Name, s.updateAttempt(ctx, res, key, want, obj))
+}
+
+// updateAttempt writes obj over the stored state cur, which must be at
+// revision want when want is set.
+func (s *etcdStore) updateAttempt(ctx context.Context, res *api.Resource, key string, want int64, obj api.Object) func(cur *mvccpb.KeyValue) (api.Object, error) {
+	return func(cur *mvccpb.KeyValue) (api.Object, error) {
 		if want != 0 && cur.ModRevision != want {
-			return nil, api.Conflict(res, meta.Name)
+			return nil, api.Conflict(res, obj.GetObjectMeta().Name)
 		}
 		// The write path sets metadata on its argument: give it a copy
 		// per attempt so the caller's object is never changed.
 		return s.tryUpdate(ctx, res, key, cur, api.DeepCopy(obj))
-	})
+	}
 }
 
 func (s *etcdStore) GuaranteedUpdate(ctx context.Context, res *api.Resource, namespace, name string, mutate func(api.Object) error) (api.Object, error) {
@@ -132,11 +138,22 @@ func (s *etcdStore) GuaranteedUpdate(ctx context.Context, res *api.Resource, nam
 	if err != nil {
 		return nil, err
 	}
+	attempt := s.guaranteedAttempt(ctx, res, key, namespace, name, mutate)
 	return s.readModifyWrite(ctx, res, key, name, func(cur *mvccpb.KeyValue) (api.Object, error) {
+		return attempt(cur, nil)
+	})
+}
+
+// guaranteedAttempt applies mutate to the stored state cur (decoded, unless
+// the caller passes it decoded as obj) and writes the result.
+func (s *etcdStore) guaranteedAttempt(ctx context.Context, res *api.Resource, key, namespace, name string, mutate func(api.Object) error) func(cur *mvccpb.KeyValue, obj api.Object) (api.Object, error) {
+	return func(cur *mvccpb.KeyValue, obj api.Object) (api.Object, error) {
 		// Each attempt decodes a fresh object, so mutate works on its own copy.
-		obj, err := decodeKV(res, cur)
-		if err != nil {
-			return nil, err
+		if obj == nil {
+			var err error
+			if obj, err = decodeKV(res, cur); err != nil {
+				return nil, err
+			}
 		}
 		if err := mutate(obj); err != nil {
 			return nil, err
@@ -145,7 +162,7 @@ func (s *etcdStore) GuaranteedUpdate(ctx context.Context, res *api.Resource, nam
 			return nil, api.NewStatus(api.ReasonBadRequest, "store: update of %s %q: mutate changed the object's identity to %q; name and namespace cannot change", res.GroupResource(), api.KeyOf(namespace, name), meta.Key())
 		}
 		return s.tryUpdate(ctx, res, key, cur, obj)
-	})
+	}
 }
 
 // readModifyWrite reads key and runs attempt on it until attempt does not
@@ -156,6 +173,11 @@ func (s *etcdStore) readModifyWrite(ctx context.Context, res *api.Resource, key,
 	if err != nil {
 		return nil, err
 	}
+	return s.modifyWrite(ctx, res, name, cur, attempt)
+}
+
+// modifyWrite is readModifyWrite from a state already read.
+func (s *etcdStore) modifyWrite(ctx context.Context, res *api.Resource, name string, cur *mvccpb.KeyValue, attempt func(cur *mvccpb.KeyValue) (api.Object, error)) (api.Object, error) {
 	for range maxRetries {
 		out, err := attempt(cur)
 		race, lost := err.(*lostRace)
@@ -217,7 +239,17 @@ func (s *etcdStore) tryUpdate(ctx context.Context, res *api.Resource, key string
 	}
 	finalize := meta.DeletionTimestamp != nil && len(meta.Finalizers) == 0
 	if !finalize && bytes.Equal(data, cur.Value) {
-		// A no-op write would only wake every watcher: skip it.
+		// A no-op write would only wake every watcher: skip it, once sure
+		// the state it matches is the stored one.
+		if unverified(cur) {
+			latest, err := s.read(ctx, res, key, meta.Name)
+			if err != nil {
+				return nil, err
+			}
+			if latest.ModRevision != cur.ModRevision {
+				return nil, &lostRace{latest: latest}
+			}
+		}
 		setRevision(obj, cur.ModRevision)
 		return obj, nil
 	}

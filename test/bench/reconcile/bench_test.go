@@ -111,8 +111,13 @@ func TestBenchReconcile10kPods(t *testing.T) {
 	createAll(t, c)
 	created := time.Since(start)
 	var running int
+	lastLog := time.Now()
 	scenario.Eventually(t, 10*time.Minute, func() error {
 		running = c.Nodes.RunningPods()
+		if time.Since(lastLog) >= 10*time.Second {
+			lastLog = time.Now()
+			t.Logf("%s: %d pods running", time.Since(start).Round(time.Second), running)
+		}
 		if running < totalPods {
 			return fmt.Errorf("%d of %d pods running", running, totalPods)
 		}
@@ -123,6 +128,7 @@ func TestBenchReconcile10kPods(t *testing.T) {
 	cpu := time.Duration(usage.Utime.Nano() + usage.Stime.Nano())
 	t.Logf("created %d deployments in %s; %d pods running after %s; manager CPU %s, max RSS %d MiB",
 		deployments, created.Round(time.Millisecond), running, converged.Round(time.Millisecond), cpu.Round(time.Millisecond), usage.Maxrss/1024)
+	logRequests(t, c)
 	fmt.Printf("BENCH reconcile_10k_pods_s %.2f s\n", converged.Seconds())
 	fmt.Printf("BENCH controller_cpu_per_1k_pods_s %.3f s\n", cpu.Seconds()/(totalPods/1000))
 }
