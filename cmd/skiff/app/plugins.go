@@ -45,7 +45,9 @@ func newPluginsCommand(o *options) *cobra.Command {
 		Long: `List every plugin skiffd has loaded (scheduler policies and other extension
 points), as selected in skiffd's config file: NAME POINT LOADER STATUS CALLS
 ERRORS P99. STATUS is loaded, failing (the last call failed) or restarting (a
-process plugin being brought back). -o wide adds the path and the last error.`,
+process plugin being brought back). Controllers are listed too, with POINT
+controller: running on the server that leads the control plane, standby on
+the others. -o wide adds the path and the last error.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			items, err := o.plugins(cmd.Context())

@@ -40,6 +40,8 @@ type Config struct {
 	ControllerWorkers int                       `koanf:"controller-workers"`
 	ControllerArgs    map[string]map[string]any `koanf:"controller-args"`
 	LeaderElection    LeaderElectionConfig      `koanf:"leader-election"`
+	// ProcessControllers run as go-plugin processes while this server leads.
+	ProcessControllers []ProcessControllerConfig `koanf:"process-controllers"`
 }
 
 // StoreConfig selects the embedded etcd (no endpoints) or an external cluster.

@@ -127,7 +127,7 @@ type controllerPlan struct {
 }
 
 func planControllers(cfg *Config) (*controllerPlan, error) {
-	return planControllersWith(cfg, nil)
+	return planControllersWith(cfg, cfg.ProcessControllers)
 }
 
 // planControllersWith is planControllers with the `process-controllers:`

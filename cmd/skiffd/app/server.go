@@ -78,6 +78,7 @@ func runServer(ctx context.Context, cfg *Config, src configSource) error {
 		srv.Close()
 		return err
 	}
+	controllers.attach(srv, pluginStatus)
 	// Every server runs the plugin host (admission runs wherever a write
 	// arrives); only the leader schedules and reconciles.
 	host, stopPlugins, err := startPlugins(ctx, cfg, src, srv.Registry(), pluginStatus, srv.Admission())
