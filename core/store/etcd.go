@@ -104,20 +104,25 @@ func (s *etcdStore) read(ctx context.Context, res *api.Resource, key, name strin
 }
 
 func (s *etcdStore) Update(ctx context.Context, obj api.Object) (api.Object, error) {
-	res, err := resourceOf(obj)
+	res, key, want, err := s.updateTarget(obj)
 	if err != nil {
 		return nil, err
+	}
+	return s.readModifyWrite(ctx, res, key, obj.GetObjectMeta().Name, s.updateAttempt(ctx, res, key, want, obj))
+}
+
+// updateTarget is the resource and key of obj and the revision its
+// resourceVersion requires (0: none).
+func (s *etcdStore) updateTarget(obj api.Object) (res *api.Resource, key string, want int64, err error) {
+	if res, err = resourceOf(obj); err != nil {
+		return nil, "", 0, err
 	}
 	meta := obj.GetObjectMeta()
-	key, err := s.keys.objectKey(res, meta.Namespace, meta.Name)
-	if err != nil {
-		return nil, err
+	if key, err = s.keys.objectKey(res, meta.Namespace, meta.Name); err != nil {
+		return nil, "", 0, err
 	}
-	want, err := parseRevision(res, meta.Name, meta.ResourceVersion)
-	if err != nil {
-		return nil, err
-	}
-	return s.readModifyWrite(ctx, res, key, meta.Name, s.updateAttempt(ctx, res, key, want, obj))
+	want, err = parseRevision(res, meta.Name, meta.ResourceVersion)
+	return res, key, want, err
 }
 
 // updateAttempt writes obj over the stored state cur, which must be at

@@ -54,16 +54,7 @@ const unverifiedVersion = -1
 func unverified(kv *mvccpb.KeyValue) bool { return kv.Version == unverifiedVersion }
 
 func (s *etcdStore) UpdateFrom(ctx context.Context, obj, current api.Object) (api.Object, error) {
-	res, err := resourceOf(obj)
-	if err != nil {
-		return nil, err
-	}
-	meta := obj.GetObjectMeta()
-	key, err := s.keys.objectKey(res, meta.Namespace, meta.Name)
-	if err != nil {
-		return nil, err
-	}
-	want, err := parseRevision(res, meta.Name, meta.ResourceVersion)
+	res, key, want, err := s.updateTarget(obj)
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +63,7 @@ func (s *etcdStore) UpdateFrom(ctx context.Context, obj, current api.Object) (ap
 		// A precondition the copy cannot decide: only the store can.
 		return s.Update(ctx, obj)
 	}
-	return s.modifyWrite(ctx, res, meta.Name, cur, s.updateAttempt(ctx, res, key, want, obj))
+	return s.modifyWrite(ctx, res, obj.GetObjectMeta().Name, cur, s.updateAttempt(ctx, res, key, want, obj))
 }
 
 func (s *etcdStore) GuaranteedUpdateFrom(ctx context.Context, current api.Object, mutate func(api.Object) error) (api.Object, error) {
