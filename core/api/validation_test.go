@@ -251,7 +251,7 @@ func TestValidateWorkloads(t *testing.T) {
 		{name: "job restartPolicy Always", obj: job(func(j *Job) { j.Spec.Template.Spec.RestartPolicy = "Always" }),
 			causes: []string{`spec.template.spec.restartPolicy: Unsupported value: "Always": supported values: "OnFailure", "Never"`}},
 		{name: "job counts", obj: job(func(j *Job) { j.Spec.BackoffLimit = Int32Ptr(-1); j.Spec.CompletionMode = "Indexed" }),
-			causes: []string{"spec.backoffLimit: Invalid value: -1: must be greater than or equal to 0", "spec.completions: Required value: when completion mode is Indexed"}},
+			causes: []string{"spec.backoffLimit: Invalid value: -1: must be greater than or equal to 0", `spec.completionMode: Invalid value: "Indexed": not supported by skiff: only NonIndexed (the default) is; omit completionMode`}},
 		{name: "valid cronjob", obj: cj(func(*CronJob) {})},
 		{name: "cron descriptor", obj: cj(func(c *CronJob) { c.Spec.Schedule = "@hourly" })},
 		{name: "cron bad schedule", obj: cj(func(c *CronJob) { c.Spec.Schedule = "61 * * * *" }),
