@@ -235,7 +235,7 @@ func deleteNamespace(t *testing.T, c *client.Client, ns string) {
 	client.Delete[*api.Namespace](ctx, c, "", ns, client.DeleteOptions{})
 	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
 		list, err := client.List[*api.Pod](ctx, c, ns, client.ListOptions{})
-		if err == nil && len(list.Items) == 0 {
+		if (err == nil && len(list.Items) == 0) || api.IsNotFound(err) {
 			return
 		}
 		if err == nil {
