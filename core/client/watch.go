@@ -97,21 +97,34 @@ func (c *Client) Watch(ctx context.Context, res *api.Resource, namespace string,
 type wireEvent struct {
 	Type   EventType       `json:"type"`
 	Object json.RawMessage `json:"object"`
+	// line is the whole line when the event was split by hand, to read
+	// again with encoding/json should the split have been fooled.
+	line []byte
 }
 
 func (w *Watcher) receive(ctx context.Context, res *api.Resource, body io.ReadCloser) {
 	defer close(w.events)
 	defer body.Close()
-	dec := json.NewDecoder(body)
+	r := newEventReader(body)
+	readErr := func(err error) {
+		if ctx.Err() == nil && !errors.Is(err, io.EOF) {
+			w.setErr(fmt.Errorf("watch %s: read stream: %w", res.GroupResource(), err))
+		}
+	}
 	for {
-		var we wireEvent
-		if err := dec.Decode(&we); err != nil {
-			if ctx.Err() == nil && !errors.Is(err, io.EOF) {
-				w.setErr(fmt.Errorf("watch %s: read stream: %w", res.GroupResource(), err))
-			}
+		we, err := r.next()
+		if err != nil {
+			readErr(err)
 			return
 		}
 		ev, err := decodeEvent(res, we)
+		if err != nil && we.line != nil {
+			if we, err = r.reread(we.line); err != nil {
+				readErr(err)
+				return
+			}
+			ev, err = decodeEvent(res, we)
+		}
 		if err != nil {
 			w.setErr(err)
 			return
