@@ -121,12 +121,13 @@ func (a *Agent) run(ctx context.Context) error {
 	a.mu.Lock()
 	a.podCIDR = podCIDR
 	a.mu.Unlock()
-	if a.net, err = a.cfg.NewNetwork(a.podCIDR); err != nil {
+	if a.net, err = a.newNetwork(a.podCIDR); err != nil {
 		return fmt.Errorf("node agent %q: pod network for %s: %w", a.cfg.NodeName, a.podCIDR, err)
 	}
 	if err := a.register(ctx, a.podCIDR); err != nil {
 		return err
 	}
+	a.startFabric(ctx) // network.go; needs the registered Node
 	if err := ensureNamespace(ctx, a.client, LeaseNamespace); err != nil {
 		return fmt.Errorf("node agent %q: %w", a.cfg.NodeName, err)
 	}

@@ -63,8 +63,12 @@ type Config struct {
 	Client *client.Client
 	// Runtime runs the containers; required.
 	Runtime runtime.Plugin
-	// NewNetwork builds the pod network for the node's subnet; required.
+	// NewNetwork builds the pod network for the node's subnet; required
+	// unless Fabric is set.
 	NewNetwork NetworkFactory
+	// Fabric runs a multi-node network backend (network.go) whose plans
+	// configure the node and its pod network; nil uses NewNetwork alone.
+	Fabric *FabricConfig
 	// Pods delivers the pods bound to this node. Nil starts a watch of its
 	// own; thousands of agents in one process share one PodWatch.
 	Pods *PodWatch
@@ -122,7 +126,11 @@ func (c *Config) setDefaults() error {
 	if c.Runtime == nil {
 		errs = append(errs, errors.New("runtime is required"))
 	}
-	if c.NewNetwork == nil {
+	if c.Fabric != nil {
+		if err := c.Fabric.validate(c.DataDir); err != nil {
+			errs = append(errs, err)
+		}
+	} else if c.NewNetwork == nil {
 		errs = append(errs, errors.New("network factory is required"))
 	}
 	if c.DataDir == "" {
