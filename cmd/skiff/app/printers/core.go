@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/skiff-sh/skiff/core/api"
+	"github.com/skiff-sh/skiff/sdk/network"
 )
 
 // tables maps a Kind to its table; kinds not here print NAME AGE.
@@ -106,14 +107,14 @@ func FormatEndpoints(ep *api.Endpoints, max int) string {
 }
 
 var nodeTable = kindTable{
-	columns: cols("NAME", "STATUS", "ROLES", "AGE", "VERSION", "INTERNAL-IP+", "EXTERNAL-IP+", "OS-IMAGE+", "KERNEL-VERSION+", "CONTAINER-RUNTIME+"),
+	columns: cols("NAME", "STATUS", "ROLES", "AGE", "VERSION", "INTERNAL-IP+", "EXTERNAL-IP+", "OS-IMAGE+", "KERNEL-VERSION+", "CONTAINER-RUNTIME+", "BACKEND+"),
 	row: func(obj api.Object, now time.Time) []string {
 		n := obj.(*api.Node)
 		info := n.Status.NodeInfo
 		return []string{
 			n.Name, NodeStatus(n), nodeRoles(n), Age(n.CreationTimestamp, now), info.KubeletVersion,
 			nodeAddress(n, "InternalIP"), nodeAddress(n, "ExternalIP"), orUnknown(info.OSImage),
-			orUnknown(info.KernelVersion), orUnknown(info.ContainerRuntimeVersion),
+			orUnknown(info.KernelVersion), orUnknown(info.ContainerRuntimeVersion), orNone(n.Annotations[network.AnnotationBackend]),
 		}
 	},
 }

@@ -130,6 +130,7 @@ func fixtureNetwork() []api.Object {
 func fixtureCluster() []api.Object {
 	ready := typed(&api.Node{ObjectMeta: meta("", "node-1", 30*24*time.Hour)})
 	ready.Labels["node-role.kubernetes.io/control-plane"] = ""
+	ready.Annotations = map[string]string{"skiff.io/network-backend": "overlay"}
 	ready.Status = api.NodeStatus{Conditions: []api.NodeCondition{{Type: "Ready", Status: "True"}},
 		Addresses: []api.NodeAddress{{Type: "InternalIP", Address: "192.168.1.10"}},
 		NodeInfo:  api.NodeSystemInfo{KubeletVersion: "v0.1.0", OSImage: "Debian GNU/Linux 12 (bookworm)", KernelVersion: "6.1.0-18-amd64", ContainerRuntimeVersion: "containerd://1.7.35"}}
