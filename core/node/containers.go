@@ -112,7 +112,8 @@ func (w *podWorker) startAttempt(ctx context.Context, pod *api.Pod, c *api.Conta
 		}
 		return
 	}
-	if _, err := w.a.rt.EnsureImage(ctx, c.Image, pullPolicy(c)); err != nil {
+	img, err := w.a.rt.EnsureImage(ctx, c.Image, pullPolicy(c))
+	if err != nil {
 		var pullErr *runtime.PullError
 		switch {
 		case errors.Is(err, runtime.ErrImageNeverPull):
@@ -153,12 +154,14 @@ func (w *podWorker) startAttempt(ctx context.Context, pod *api.Pod, c *api.Conta
 	}
 	st.id, st.attempt = id, attempt
 	st.waitReason, st.waitMessage = "", ""
-	if s, err := w.a.rt.ContainerStatus(ctx, id); err == nil {
-		st.status = s
-	} else {
-		st.status = runtime.ContainerStatus{ID: id, Name: c.Name, Attempt: attempt, Image: c.Image, State: runtime.StateRunning, StartedAt: time.Now()}
-	}
+	// The start succeeded: report Running now rather than after another
+	// round trip. An early exit wakes the worker through watchExit, and
+	// every later pass reads the runtime's state.
+	st.status = runtime.ContainerStatus{ID: id, Name: c.Name, Attempt: attempt, Image: c.Image, ImageID: img.ID, State: runtime.StateRunning, StartedAt: time.Now()}
 	w.watchExit(st)
+	if st.probes == nil && !st.isInit {
+		st.probes = w.startProbes(pod, c, st)
+	}
 }
 
 // removeOlderAttempts keeps the previous attempt (its log serves
@@ -189,11 +192,14 @@ func (w *podWorker) watchExit(st *containerState) {
 		return
 	}
 	st.watching = st.id
-	ch, err := waiter.WaitContainer(w.a.ctx, st.id)
-	if err != nil {
-		return
-	}
+	// Subscribing costs runtime round trips: keep them off the path to the
+	// status write. An exit before the subscription is still reported.
+	id := st.id
 	go func() {
+		ch, err := waiter.WaitContainer(w.a.ctx, id)
+		if err != nil {
+			return
+		}
 		if _, ok := <-ch; ok {
 			w.signal()
 		}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -40,6 +41,10 @@ type Config struct {
 	NetNSDir string
 	// NetNSPrefix starts every pod namespace name (default "skiff-").
 	NetNSPrefix string
+	// MaxParallelAdds bounds the CNI ADDs run at once (default: the number
+	// of CPUs). An ADD execs three plugin binaries: in a burst, unbounded
+	// ADDs share the CPU and all finish late, bounded ones finish in turn.
+	MaxParallelAdds int
 	// ConfList, when set, replaces the generated CNI configuration list:
 	// multi-node backends plan their own (sdk/network Plan.CNIConfig). Its
 	// name becomes Network; Bridge must be the bridge it names.
@@ -64,6 +69,8 @@ type Network struct {
 	setupMu sync.Mutex
 	setUp   atomic.Bool
 	pods    podLocks
+	// adds holds a token per CNI ADD in flight (MaxParallelAdds).
+	adds chan struct{}
 }
 
 // PodRef names the pod being attached.
@@ -108,6 +115,9 @@ func New(cfg Config) (*Network, error) {
 	if cfg.NetNSPrefix == "" {
 		cfg.NetNSPrefix = "skiff-"
 	}
+	if cfg.MaxParallelAdds <= 0 {
+		cfg.MaxParallelAdds = goruntime.NumCPU()
+	}
 	raw := cfg.ConfList
 	if raw == nil {
 		var err error
@@ -131,6 +141,7 @@ func New(cfg Config) (*Network, error) {
 		cni:            libcni.NewCNIConfigWithCacheDir(cfg.PluginDirs, filepath.Join(cfg.DataDir, "cache"), nil),
 		list:           list,
 		nodeMasquerade: cfg.ConfList == nil,
+		adds:           make(chan struct{}, cfg.MaxParallelAdds),
 	}, nil
 }
 
@@ -200,6 +211,12 @@ func (n *Network) Attach(ctx context.Context, pod PodRef) (Attachment, error) {
 // add runs CNI ADD; until one has succeeded, ADDs (and the node's
 // masquerade rule) are set up one at a time.
 func (n *Network) add(ctx context.Context, pod PodRef, path string) (types.Result, error) {
+	select {
+	case n.adds <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("waiting for a CNI ADD slot: %w", ctx.Err())
+	}
+	defer func() { <-n.adds }()
 	if n.setUp.Load() {
 		return n.cni.AddNetworkList(ctx, n.list, n.runtimeConf(pod, path))
 	}

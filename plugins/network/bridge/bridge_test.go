@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -192,5 +193,38 @@ func TestTeardownRemovesBridgeAndLeases(t *testing.T) {
 	// Teardown of a torn-down network is a no-op.
 	if err := n.Teardown(ctx); err != nil {
 		t.Fatalf("second teardown: %v", err)
+	}
+}
+
+// An ADD waits for a free slot: with every slot taken, Attach gives up when
+// its context ends and leaves no namespace behind; a freed slot lets it in.
+func TestAttachWaitsForAnADDSlot(t *testing.T) {
+	n := testNetwork(t)
+	for range cap(n.adds) {
+		n.adds <- struct{}{}
+	}
+	pod := PodRef{UID: fmt.Sprintf("slot-%d", rand.IntN(1_000_000)), Namespace: "default", Name: "slot"}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	_, err := n.Attach(ctx, pod)
+	cancel()
+	if err == nil || !strings.Contains(err.Error(), "ADD slot") {
+		t.Fatalf("attach with every slot taken: err = %v, want an ADD-slot timeout", err)
+	}
+	if isNetNS(n.NetNSPath(pod.UID)) {
+		t.Fatalf("namespace %s left behind by the failed attach", n.NetNSPath(pod.UID))
+	}
+	<-n.adds
+	att, err := n.Attach(context.Background(), pod)
+	if err != nil {
+		t.Fatalf("attach with a free slot: %v", err)
+	}
+	if att.IP == nil {
+		t.Fatalf("attachment %+v has no IP", att)
+	}
+	if err := n.Detach(context.Background(), pod.UID); err != nil {
+		t.Fatal(err)
+	}
+	for len(n.adds) > 0 {
+		<-n.adds
 	}
 }

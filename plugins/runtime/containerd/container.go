@@ -4,17 +4,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 
 	containerd "github.com/containerd/containerd"
-	"github.com/containerd/containerd/content"
 	"github.com/containerd/containerd/errdefs"
 	"github.com/containerd/containerd/oci"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -29,6 +26,7 @@ const (
 	labelLogPath       = "skiff.container.log"
 	labelStartedAt     = "skiff.container.started-at"
 	labelOOMKilled     = "skiff.container.oom-killed"
+	labelImageID       = "skiff.container.image-id"
 )
 
 func podHostname(p Pod) string {
@@ -65,10 +63,11 @@ func (r *Runtime) CreateContainer(ctx context.Context, pod Pod, c ContainerSpec)
 		}
 		return "", fmt.Errorf("%s: image %q: %w", where, c.Image, err)
 	}
-	imgCfg, err := imageConfig(ctx, image)
+	img, err := r.images.resolve(ctx, image)
 	if err != nil {
 		return "", fmt.Errorf("%s: image %q: %w", where, c.Image, err)
 	}
+	imgCfg := img.config
 	args := processArgs(imgCfg.Entrypoint, imgCfg.Cmd, c.Command, c.Args)
 	if len(args) == 0 {
 		return "", fmt.Errorf("%s: no command: set command in the pod spec or an entrypoint/cmd in image %q", where, c.Image)
@@ -82,7 +81,7 @@ func (r *Runtime) CreateContainer(ctx context.Context, pod Pod, c ContainerSpec)
 	id := ContainerID(pod.UID, c.Name, c.Attempt)
 	logPath := r.logPath(pod.UID, c.Name, c.Attempt)
 	specOpts := []oci.SpecOpts{
-		oci.WithImageConfig(image),
+		r.images.withImageConfig(img),
 		oci.WithProcessArgs(args...),
 		oci.WithEnv(env),
 		oci.WithMounts(podMounts(pod, podDir, c.Mounts)),
@@ -102,10 +101,7 @@ func (r *Runtime) CreateContainer(ctx context.Context, pod Pod, c ContainerSpec)
 		specOpts = append(specOpts, oci.WithHostNamespace(specs.NetworkNamespace), oci.WithHostNamespace(specs.UTSNamespace))
 	}
 	_, err = r.client.NewContainer(ctx, id,
-		containerd.WithImage(image),
-		containerd.WithImageName(image.Name()),
-		containerd.WithSnapshotter(r.cfg.Snapshotter),
-		containerd.WithNewSnapshot(id, image),
+		withSnapshot(r.cfg.Snapshotter, id, img),
 		containerd.WithNewSpec(specOpts...),
 		containerd.WithContainerLabels(map[string]string{
 			LabelPodUID:        pod.UID,
@@ -114,6 +110,7 @@ func (r *Runtime) CreateContainer(ctx context.Context, pod Pod, c ContainerSpec)
 			LabelContainerName: c.Name,
 			LabelAttempt:       strconv.Itoa(c.Attempt),
 			labelLogPath:       logPath,
+			labelImageID:       img.id,
 		}),
 	)
 	if err != nil {
@@ -134,22 +131,6 @@ func processArgs(entrypoint, cmd, command, args []string) []string {
 	default:
 		return append(append([]string{}, entrypoint...), cmd...)
 	}
-}
-
-func imageConfig(ctx context.Context, image containerd.Image) (ocispec.ImageConfig, error) {
-	desc, err := image.Config(ctx)
-	if err != nil {
-		return ocispec.ImageConfig{}, err
-	}
-	raw, err := content.ReadBlob(ctx, image.ContentStore(), desc)
-	if err != nil {
-		return ocispec.ImageConfig{}, err
-	}
-	var img ocispec.Image
-	if err := json.Unmarshal(raw, &img); err != nil {
-		return ocispec.ImageConfig{}, fmt.Errorf("decode image config: %w", err)
-	}
-	return img.Config, nil
 }
 
 // podDir is where per-pod files (the hostname file) live.

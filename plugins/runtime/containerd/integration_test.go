@@ -425,8 +425,10 @@ func TestExitCodesAndLogAttempts(t *testing.T) {
 	pod := testPod("job")
 	ctx := context.Background()
 
+	// stdout and stderr are separate FIFOs copied concurrently: only time
+	// orders lines across them, hence the pause.
 	first := run(t, e.rt, pod, api.Container{Name: "main", Image: images.BusyboxRef,
-		Command: []string{"sh", "-c"}, Args: []string{"echo first; echo oops >&2; exit 3"}}, 0)
+		Command: []string{"sh", "-c"}, Args: []string{"echo first; sleep 0.2; echo oops >&2; exit 3"}}, 0)
 	if ex := waitExit(t, e.rt, first); ex.Code != 3 {
 		t.Fatalf("exit code = %d, want 3", ex.Code)
 	}

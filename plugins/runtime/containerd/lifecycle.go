@@ -12,12 +12,16 @@ import (
 	"time"
 
 	containerd "github.com/containerd/containerd"
+	tasks "github.com/containerd/containerd/api/services/tasks/v1"
+	tasktypes "github.com/containerd/containerd/api/types/task"
 	"github.com/containerd/containerd/cio"
 	"github.com/containerd/containerd/errdefs"
+	"github.com/containerd/containerd/protobuf"
 )
 
 // StartContainer starts a created container, copying its output to its log
-// file.
+// file. At most MaxParallelStarts containers start at once; the others wait
+// their turn in order.
 func (r *Runtime) StartContainer(ctx context.Context, id string) error {
 	ctx = r.ns(ctx)
 	c, err := r.client.LoadContainer(ctx, id)
@@ -27,10 +31,33 @@ func (r *Runtime) StartContainer(ctx context.Context, id string) error {
 	if err != nil {
 		return fmt.Errorf("start container %s: %w", id, err)
 	}
-	labels, err := c.Labels(ctx)
+	// LoadContainer fetched the record: its labels need no second call.
+	info, err := c.Info(ctx, containerd.WithoutRefreshedMetadata)
 	if err != nil {
 		return fmt.Errorf("start container %s: %w", id, err)
 	}
+	labels := info.Labels
+	select {
+	case r.starts <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("start container %s (%s): waiting for a start slot: %w", id, describe(labels), ctx.Err())
+	}
+	err = r.startTask(ctx, c, labels)
+	<-r.starts
+	if err != nil {
+		return err
+	}
+	_, err = c.SetLabels(ctx, map[string]string{labelStartedAt: time.Now().UTC().Format(time.RFC3339Nano)})
+	if err != nil {
+		return fmt.Errorf("start container %s: record start time: %w", id, err)
+	}
+	return nil
+}
+
+// startTask creates the container's task (the shim, runc create) and
+// starts it.
+func (r *Runtime) startTask(ctx context.Context, c containerd.Container, labels map[string]string) error {
+	id := c.ID()
 	logs, err := openLogFile(labels[labelLogPath])
 	if err != nil {
 		return fmt.Errorf("start container %s: log file: %w", id, err)
@@ -46,10 +73,6 @@ func (r *Runtime) StartContainer(ctx context.Context, id string) error {
 	if err := task.Start(ctx); err != nil {
 		task.Delete(ctx, containerd.WithProcessKill)
 		return fmt.Errorf("start container %s (%s): %w", id, describe(labels), err)
-	}
-	_, err = c.SetLabels(ctx, map[string]string{labelStartedAt: time.Now().UTC().Format(time.RFC3339Nano)})
-	if err != nil {
-		return fmt.Errorf("start container %s: record start time: %w", id, err)
 	}
 	return nil
 }
@@ -241,29 +264,29 @@ func (r *Runtime) status(ctx context.Context, c containerd.Container) (Container
 		State: StateCreated,
 	}
 	st.StartedAt, _ = time.Parse(time.RFC3339Nano, l[labelStartedAt])
-	if img, err := r.client.GetImage(ctx, info.Image); err == nil {
-		st.ImageID = img.Target().Digest.String()
+	st.ImageID = l[labelImageID]
+	if st.ImageID == "" { // created before the label existed
+		if img, err := r.client.GetImage(ctx, info.Image); err == nil {
+			st.ImageID = img.Target().Digest.String()
+		}
 	}
-	task, err := c.Task(ctx, nil)
-	if errdefs.IsNotFound(err) {
-		return st, nil
-	}
+	// One Get answers what Task and Task.Status would ask in two calls.
+	resp, err := r.client.TaskService().Get(ctx, &tasks.GetRequest{ContainerID: c.ID()})
 	if err != nil {
-		return ContainerStatus{}, fmt.Errorf("container %s: task: %w", c.ID(), err)
-	}
-	ts, err := task.Status(ctx)
-	if err != nil {
+		if err = errdefs.FromGRPC(err); errdefs.IsNotFound(err) {
+			return st, nil
+		}
 		return ContainerStatus{}, fmt.Errorf("container %s: task status: %w", c.ID(), err)
 	}
-	switch ts.Status {
-	case containerd.Running, containerd.Paused, containerd.Pausing:
+	switch p := resp.Process; p.Status {
+	case tasktypes.Status_RUNNING, tasktypes.Status_PAUSED, tasktypes.Status_PAUSING:
 		st.State = StateRunning
-	case containerd.Created:
+	case tasktypes.Status_CREATED:
 		st.State = StateCreated
-	case containerd.Stopped:
+	case tasktypes.Status_STOPPED:
 		st.State = StateExited
-		st.ExitCode = int32(ts.ExitStatus)
-		st.FinishedAt = ts.ExitTime
+		st.ExitCode = int32(p.ExitStatus)
+		st.FinishedAt = protobuf.FromTimestamp(p.ExitedAt)
 		st.Reason = exitReason(st.ExitCode, l[labelOOMKilled] == "true")
 	default:
 		st.State = StateUnknown

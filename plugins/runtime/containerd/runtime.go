@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"sync"
 	"time"
 
@@ -38,6 +39,11 @@ type Config struct {
 	ContainerdBinary string
 	// Snapshotter is the containerd snapshotter (default "overlayfs").
 	Snapshotter string
+	// MaxParallelStarts bounds how many containers start at once (default:
+	// the number of CPUs). Each start runs the shim and runc, which are
+	// CPU-bound: a burst of starts sharing the CPU all finish late, while
+	// bounded starts finish one after another at the same total rate.
+	MaxParallelStarts int
 	// Logger receives the runtime's own messages (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -61,6 +67,9 @@ func (c *Config) setDefaults() {
 	if c.Snapshotter == "" {
 		c.Snapshotter = "overlayfs"
 	}
+	if c.MaxParallelStarts <= 0 {
+		c.MaxParallelStarts = goruntime.NumCPU()
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -75,6 +84,9 @@ type Runtime struct {
 	client *containerd.Client
 	daemon *daemon // nil when using an existing containerd
 	log    *slog.Logger
+	images imageCache
+	// starts holds a token per container being started (MaxParallelStarts).
+	starts chan struct{}
 
 	mu sync.Mutex
 	// streams copy the stdout/stderr of running containers to their log
@@ -97,7 +109,7 @@ func Start(ctx context.Context, cfg Config) (*Runtime, error) {
 			return nil, fmt.Errorf("containerd runtime: data dir: %w", err)
 		}
 	}
-	r := &Runtime{cfg: cfg, log: cfg.Logger, streams: map[string]cio.IO{}}
+	r := &Runtime{cfg: cfg, log: cfg.Logger, streams: map[string]cio.IO{}, starts: make(chan struct{}, cfg.MaxParallelStarts)}
 	socket := cfg.Socket
 	if socket == "" {
 		socket = cfg.PrivateSocket
