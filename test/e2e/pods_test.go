@@ -72,7 +72,7 @@ func TestDeploymentServesHTTPLogsAndExec(t *testing.T) {
 		t.Fatal(err)
 	}
 	ns := c.namespace(t, "web")
-	c.apply(t, strings.Replace(string(manifest), "namespace: default", "namespace: "+ns, 1))
+	c.apply(t, strings.ReplaceAll(string(manifest), "namespace: default", "namespace: "+ns))
 	var pods []*api.Pod
 	eventually(t, 90*time.Second, "deployment web 3/3 Running and Ready", func() error {
 		pods = c.pods(t, ns, "app=web")
