@@ -64,6 +64,14 @@ echo
 echo "+ wget -qO- http://$ip:8080/"
 wget -qO- "http://$ip:8080/" || curl -fsS "http://$ip:8080/"
 echo
+bin/skiff get svc,ep web
+vip=$(bin/skiff get svc web -o json | sed -n 's/.*"clusterIP": *"\([^"]*\)".*/\1/p' | awk 'NR==1')
+echo "+ wget -qO- http://$vip/   (the Service's cluster IP, through the iptables proxy)"
+for _ in $(seq 1 30); do
+	busybox wget -qO- -T 2 "http://$vip/" 2>/dev/null && break
+	sleep 1
+done
+echo
 # The Kubernetes-docs example needs images from Docker Hub; apply it only
 # when asked (SKIFF_K8S_DOCS=1) and when this machine can pull them.
 if [ "${SKIFF_K8S_DOCS:-0}" = 1 ]; then
