@@ -93,8 +93,10 @@ func (a *Agent) startFabric(ctx context.Context) {
 		defer a.wg.Done()
 		err := fn.fab.Run(ctx, fabric.RunOptions{Plan: fn.cfg.Plan, Input: in, Peers: peers,
 			Applied: func(ctx context.Context, plan network.Plan) {
-				if err := fn.applied(plan); err != nil {
+				if first, err := fn.applied(plan); err != nil {
 					a.log.Error("pod network from the backend's plan", "err", err)
+				} else if first {
+					a.log.Info("network fabric applied; pods attach with the backend's CNI configuration", "subnet", fn.podCIDR, "peers", len(in.Peers))
 				}
 				if err := fabric.PublishAnnotations(ctx, a.client, a.cfg.NodeName, plan.Annotations); err != nil {
 					a.log.Warn("network annotations", "err", err)
@@ -124,26 +126,27 @@ type fabricNetwork struct {
 var _ Network = (*fabricNetwork)(nil)
 
 // applied takes a plan the fabric applied: a new CNI configuration becomes
-// the pod network and is saved for a later teardown.
-func (n *fabricNetwork) applied(plan network.Plan) error {
+// the pod network and is saved for a later teardown. first reports the
+// plan that let pods attach.
+func (n *fabricNetwork) applied(plan network.Plan) (first bool, err error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.pods != nil && bytes.Equal(n.cniConfig, plan.CNIConfig) {
-		return nil
+		return false, nil
 	}
 	pods, err := n.cfg.NewNetwork(n.podCIDR, plan.CNIConfig)
 	if err != nil {
-		return fmt.Errorf("CNI configuration of subnet %s: %w", n.podCIDR, err)
+		return false, fmt.Errorf("CNI configuration of subnet %s: %w", n.podCIDR, err)
 	}
 	if err := os.WriteFile(filepath.Join(n.cfg.StateDir, CNIConfigFile), plan.CNIConfig, 0o600); err != nil {
-		return fmt.Errorf("save the CNI configuration: %w", err)
+		return false, fmt.Errorf("save the CNI configuration: %w", err)
 	}
-	first := n.pods == nil
+	first = n.pods == nil
 	n.pods, n.cniConfig = pods, plan.CNIConfig
 	if first {
 		close(n.ready)
 	}
-	return nil
+	return first, nil
 }
 
 // current waits until the first plan is applied.

@@ -129,6 +129,13 @@ func (p *process) LogTail(lines int) string {
 	return strings.Join(all[max(0, len(all)-lines):], "\n")
 }
 
+// LogCount is how many lines of the process's log contain substr (the log
+// is appended to across restarts).
+func (p *process) LogCount(substr string) int {
+	data, _ := os.ReadFile(p.log)
+	return strings.Count(string(data), substr)
+}
+
 // cleanEnv is the environment without SKIFF_* variables, which skiffd
 // would read as configuration.
 func cleanEnv() []string {

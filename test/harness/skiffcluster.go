@@ -27,6 +27,8 @@ type SkiffCluster struct {
 	Client *client.Client
 	// Agents by harness node name.
 	Agents map[string]*Agent
+
+	webImage string // the web image's tarball
 }
 
 // RequireSkiffHost skips t unless the machine has what real agents need.
@@ -53,24 +55,20 @@ func StartSkiff(t testing.TB, opts Options, agentConfig string) *SkiffCluster {
 	if s.Client, err = client.FromFile(s.Server.AdminConf); err != nil {
 		t.Fatal(err)
 	}
+	if s.webImage, err = images.BuildWebImage(t.TempDir(), images.WebRef); err != nil {
+		t.Fatal(err)
+	}
 	for range n {
 		s.AddAgent(t, agentConfig)
 	}
 	t.Cleanup(func() { s.deleteWorkloads(t) })
-	tar, err := images.BuildWebImage(t.TempDir(), images.WebRef)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Server.Eventually(t, 60*time.Second, "every node to accept the web image", func() error {
-		_, err := s.Server.Skiff(nil, "image", "import", tar)
-		return err
-	})
 	return s
 }
 
 // AddAgent creates a node with a default route to the host (a real node
 // has one; without it the kernel refuses cluster IPs before the proxy's
-// rules see them), starts its agent and waits until its Node is Ready.
+// rules see them), starts its agent, waits until its Node is Ready and
+// imports the web image there.
 func (s *SkiffCluster) AddAgent(t testing.TB, config string) *Agent {
 	t.Helper()
 	n, err := s.AddNode(t.TempDir())
@@ -83,7 +81,14 @@ func (s *SkiffCluster) AddAgent(t testing.TB, config string) *Agent {
 	}
 	a := s.Server.StartAgent(t, n, config)
 	s.Agents[n.Name] = a
+	// Runs before the agent stops: a pod's network namespace and
+	// containers go only through its agent.
+	t.Cleanup(func() { s.deletePods(t, func(p *api.Pod) bool { return p.Spec.NodeName == a.Name }) })
 	s.WaitNodeReady(t, a)
+	s.Eventually(t, a, 60*time.Second, "node "+a.Name+" to accept the web image", func() error {
+		_, err := s.Server.Skiff(nil, "image", "import", s.webImage, "--node", a.Name)
+		return err
+	})
 	return a
 }
 
@@ -173,30 +178,51 @@ func (s *SkiffCluster) ReadyPods(t testing.TB, selector string, n int) []*api.Po
 	return ready
 }
 
-// deleteWorkloads deletes the default namespace's Deployments, Services and
-// pods and waits until no pod is left, so no container outlives the test.
+// deleteWorkloads deletes the default namespace's Deployments and
+// Services, then its pods.
 func (s *SkiffCluster) deleteWorkloads(t testing.TB) {
-	for _, kind := range []string{"deployments", "services", "pods"} {
+	for _, kind := range []string{"deployments", "services"} {
 		s.Server.Skiff(nil, "delete", kind, "--all", "-n", "default")
 	}
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		list, err := client.List[*api.Pod](context.Background(), s.Client, "default", client.ListOptions{})
-		if err == nil && len(list.Items) == 0 {
+	s.deletePods(t, func(*api.Pod) bool { return true })
+}
+
+// deletePods deletes the default namespace's pods that match and waits
+// until they are gone, so no container or pod namespace outlives the test.
+func (s *SkiffCluster) deletePods(t testing.TB, match func(*api.Pod) bool) {
+	ctx := context.Background()
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(250 * time.Millisecond) {
+		list, err := client.List[*api.Pod](ctx, s.Client, "default", client.ListOptions{})
+		if err != nil {
+			list = &client.TypedList[*api.Pod]{}
+		}
+		left := 0
+		for _, p := range list.Items {
+			if match(p) {
+				left++
+				if p.DeletionTimestamp == nil {
+					client.Delete[*api.Pod](ctx, s.Client, "default", p.Name, client.DeleteOptions{})
+				}
+			}
+		}
+		if err == nil && left == 0 {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Errorf("cleanup: pods left after 2 minutes: %v", err)
+			t.Errorf("cleanup: %d pods left after 2 minutes (%v)", left, err)
 			return
 		}
-		time.Sleep(250 * time.Millisecond)
 	}
 }
 
 // HTTPGet fetches url with a new connection opened inside the namespace
-// at netns, as a process there would.
+// at netns, as a process there would ("" is the caller's namespace).
 func HTTPGet(netns, url string) (string, error) {
-	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: DialerIn(netns), DisableKeepAlives: true}}
+	tr := &http.Transport{DisableKeepAlives: true}
+	if netns != "" {
+		tr.DialContext = DialerIn(netns)
+	}
+	hc := &http.Client{Timeout: 5 * time.Second, Transport: tr}
 	resp, err := hc.Get(url)
 	if err != nil {
 		return "", err
