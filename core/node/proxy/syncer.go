@@ -9,8 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/coreos/go-iptables/iptables"
-
 	sdkproxy "github.com/skiff-sh/skiff/sdk/proxy"
 )
 
@@ -59,6 +57,12 @@ type Syncer struct {
 // Stats describe one Apply.
 type Stats struct {
 	ChainsWritten, ChainsDeleted, RulesWritten int
+	// Commits counts the iptables-restore transactions: one per table
+	// changed, more when a table changes more chains than one transaction
+	// holds cheaply (see diff).
+	Commits int
+	// JumpsInserted counts the jumps from built-in chains (re)inserted.
+	JumpsInserted int
 	// FullRead reports that the installed rules were read with
 	// iptables-save (first sync, periodic resync, or after a failure).
 	FullRead bool
@@ -98,8 +102,10 @@ func NewSyncer(cfg Config) (*Syncer, error) {
 }
 
 // Apply makes the node's rules match rs: it diffs rs against the installed
-// chains and writes only the difference in one iptables-restore
-// transaction, then makes sure the jumps from the built-in chains exist.
+// chains and writes only the difference with one iptables-restore (one
+// transaction per table, several when a table changes more chains than
+// one transaction holds cheaply: see diff), then makes sure the jumps from
+// the built-in chains exist.
 // Working rules are never flushed first, so established and new
 // connections keep flowing across restarts.
 func (s *Syncer) Apply(ctx context.Context, rs *sdkproxy.Ruleset) (Stats, error) {
@@ -113,6 +119,7 @@ func (s *Syncer) Apply(ctx context.Context, rs *sdkproxy.Ruleset) (Stats, error)
 	var st Stats
 	resync := s.installed == nil || s.prefix != rs.Prefix || time.Since(s.jumpsChecked) >= s.cfg.ResyncPeriod
 	err = s.run.inNetns(func() error {
+		var jumps jumpEdits
 		if resync {
 			out, err := s.run.iptablesSave(ctx)
 			if err != nil {
@@ -123,8 +130,12 @@ func (s *Syncer) Apply(ctx context.Context, rs *sdkproxy.Ruleset) (Stats, error)
 				return err
 			}
 			s.installed, s.prefix, st.FullRead = cur.chains, rs.Prefix, true
+			if jumps.insert, err = missingJumps(rs.Jumps, cur.jumps, cur.chains); err != nil {
+				s.installed = nil
+				return err
+			}
 		}
-		script := diff(s.installed, want, nil)
+		script := diff(s.installed, want, jumps)
 		if script.buf.Len() > 0 {
 			if err := s.run.iptablesRestore(ctx, script.buf.Bytes()); err != nil {
 				s.installed = nil // unknown now: re-read next time
@@ -132,42 +143,15 @@ func (s *Syncer) Apply(ctx context.Context, rs *sdkproxy.Ruleset) (Stats, error)
 			}
 		}
 		s.installed = want
-		st.ChainsWritten, st.ChainsDeleted, st.RulesWritten = script.written, script.deleted, script.rules
+		st.ChainsWritten, st.ChainsDeleted, st.RulesWritten, st.Commits = script.written, script.deleted, script.rules, script.commits
+		st.JumpsInserted = len(jumps.insert)
 		if resync {
-			if err := ensureJumps(rs.Jumps); err != nil {
-				s.installed = nil
-				return err
-			}
 			s.jumpsChecked = time.Now()
 		}
 		return nil
 	})
 	st.Duration = time.Since(start)
 	return st, err
-}
-
-// ensureJumps inserts each jump at the top of its built-in chain unless it
-// is there already.
-func ensureJumps(jumps []sdkproxy.Jump) error {
-	if len(jumps) == 0 {
-		return nil
-	}
-	ipt, err := iptables.New()
-	if err != nil {
-		return fmt.Errorf("proxy: iptables: %w", err)
-	}
-	for _, j := range jumps {
-		ok, err := ipt.Exists(j.Table, j.Chain, j.Args...)
-		if err != nil {
-			return fmt.Errorf("proxy: check jump in %s %s: %w", j.Table, j.Chain, err)
-		}
-		if !ok {
-			if err := ipt.Insert(j.Table, j.Chain, 1, j.Args...); err != nil {
-				return fmt.Errorf("proxy: insert jump into %s %s: %w", j.Table, j.Chain, err)
-			}
-		}
-	}
-	return nil
 }
 
 // Teardown removes every chain whose name starts with prefix and every
@@ -189,7 +173,7 @@ func (s *Syncer) Teardown(ctx context.Context, prefix string) error {
 		if err != nil {
 			return err
 		}
-		script := diff(cur.chains, tables{}, cur.jumps)
+		script := diff(cur.chains, tables{}, jumpEdits{remove: cur.jumps})
 		if script.buf.Len() == 0 {
 			return nil
 		}

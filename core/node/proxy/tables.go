@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"os/exec"
 	"runtime"
-	"slices"
-	"sort"
 	"strings"
 
 	"github.com/vishvananda/netns"
@@ -73,82 +71,6 @@ func (s *saved) table(name string) map[string][]string {
 		s.chains[name] = t
 	}
 	return t
-}
-
-// restoreScript is an iptables-restore --noflush input that turns the
-// installed chains into the wanted ones, touching only the chains that
-// differ: a changed chain is declared (which flushes it) and rewritten, a
-// stale chain is flushed and deleted, an unchanged one is not mentioned.
-type restoreScript struct {
-	buf     bytes.Buffer
-	written int // chains rewritten
-	deleted int // chains deleted
-	rules   int // rules written
-}
-
-// diff builds the script from installed to want. Both map table -> chain ->
-// rules; want's chains are written in a stable order.
-func diff(installed, want tables, extraDelete []jumpRule) *restoreScript {
-	rs := &restoreScript{}
-	names := make([]string, 0, len(want)+len(installed))
-	for t := range want {
-		names = append(names, t)
-	}
-	for t := range installed {
-		if _, ok := want[t]; !ok {
-			names = append(names, t)
-		}
-	}
-	sort.Strings(names)
-	for _, table := range names {
-		have, wanted := installed[table], want[table]
-		var changed, stale []string
-		for chain, rules := range wanted {
-			if cur, ok := have[chain]; !ok || !slices.Equal(cur, rules) {
-				changed = append(changed, chain)
-			}
-		}
-		for chain := range have {
-			if _, ok := wanted[chain]; !ok {
-				stale = append(stale, chain)
-			}
-		}
-		var dels []jumpRule
-		for _, j := range extraDelete {
-			if j.table == table {
-				dels = append(dels, j)
-			}
-		}
-		if len(changed) == 0 && len(stale) == 0 && len(dels) == 0 {
-			continue
-		}
-		sort.Strings(changed)
-		sort.Strings(stale)
-		b := &rs.buf
-		b.WriteString("*" + table + "\n")
-		for _, chain := range changed {
-			b.WriteString(":" + chain + " - [0:0]\n")
-		}
-		for _, chain := range stale {
-			b.WriteString(":" + chain + " - [0:0]\n")
-		}
-		for _, j := range dels {
-			b.WriteString("-D " + j.chain + " " + j.rule + "\n")
-		}
-		for _, chain := range changed {
-			for _, r := range wanted[chain] {
-				b.WriteString("-A " + chain + " " + r + "\n")
-			}
-			rs.rules += len(wanted[chain])
-		}
-		for _, chain := range stale {
-			b.WriteString("-X " + chain + "\n")
-		}
-		b.WriteString("COMMIT\n")
-		rs.written += len(changed)
-		rs.deleted += len(stale)
-	}
-	return rs
 }
 
 // wantedTables indexes a ruleset's chains, refusing a chain listed twice

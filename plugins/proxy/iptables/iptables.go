@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -67,6 +68,16 @@ func Plan(in *proxy.Input) (*proxy.Ruleset, error) {
 	if err != nil {
 		return nil, err
 	}
+	chains, rules := 0, 0
+	for i := range in.Services {
+		for j := range in.Services[i].Ports {
+			n := len(in.Services[i].Ports[j].Endpoints)
+			chains += 1 + n
+			rules += 1 + 4*n // a bound: affinity adds one rule per endpoint
+		}
+	}
+	p.chains = make([]proxy.Chain, 0, chains)
+	p.slab = make([]string, 0, rules)
 	for i := range in.Services {
 		if err := p.service(&in.Services[i]); err != nil {
 			return nil, err
@@ -80,10 +91,21 @@ type plan struct {
 	notLocal  string // "! -s <cluster CIDR> " or "" when no CIDR is set
 	markMasq  string
 	nodeIPs   []string
-	services  []string // nat SKIFF-SERVICES
-	nodePorts []string // nat SKIFF-NODEPORTS
-	rejects   []string // filter SKIFF-SERVICES
+	services  []dispatch // nat SKIFF-PROXY-SERVICES
+	nodePorts []dispatch // nat SKIFF-PROXY-NODEPORTS
+	rejects   []string   // filter SKIFF-SERVICES
 	chains    []proxy.Chain
+	slab      []string // backing store of the SVC and SEP chains' rules: one allocation
+}
+
+// rules returns an empty slice of capacity n carved from the plan's slab.
+func (p *plan) rules(n int) []string {
+	if cap(p.slab)-len(p.slab) < n {
+		p.slab = make([]string, 0, max(n, 1024))
+	}
+	r := p.slab[len(p.slab) : len(p.slab) : len(p.slab)+n]
+	p.slab = p.slab[:len(p.slab)+n]
+	return r
 }
 
 func newPlan(in *proxy.Input) (*plan, error) {
@@ -113,14 +135,14 @@ func newPlan(in *proxy.Input) (*plan, error) {
 }
 
 func (p *plan) service(svc *proxy.Service) error {
-	where := fmt.Sprintf("service %s/%s", svc.Namespace, svc.Name)
+	where := serviceRef{svc}
 	vip, err := netip.ParseAddr(svc.ClusterIP)
 	if err != nil || !vip.Is4() {
 		return fmt.Errorf("%s: clusterIP: %q is not an IPv4 address (headless services are not proxied)", where, svc.ClusterIP)
 	}
 	for i := range svc.Ports {
 		port := &svc.Ports[i]
-		proto := strings.ToLower(port.Protocol)
+		proto := lowerProtocol(port.Protocol)
 		if proto != "tcp" && proto != "udp" && proto != "sctp" {
 			return fmt.Errorf("%s: ports[%d].protocol: must be TCP, UDP or SCTP, got %q", where, i, port.Protocol)
 		}
@@ -150,13 +172,10 @@ func (p *plan) service(svc *proxy.Service) error {
 			continue
 		}
 		svcChain := chainName(svcChainPrefix, portName+"/"+proto)
-		p.services = append(p.services, fmt.Sprintf("-d %s/32 -p %s -m comment --comment \"%s cluster IP\" -m %s --dport %d -j %s",
-			vip, proto, portName, proto, port.Port, svcChain))
+		p.services = append(p.services, dispatch{svcChain, "-d " + vip.String() + "/32 -p " + proto + " -m comment --comment \"" + portName + " cluster IP\" -m " + proto +
+			" --dport " + strconv.Itoa(int(port.Port))})
 		if port.NodePort != 0 {
-			// NodePort traffic always comes from outside: masquerade it so
-			// the endpoint's reply returns through this node.
-			np := fmt.Sprintf("-p %s -m %s --dport %d", proto, proto, port.NodePort)
-			p.nodePorts = append(p.nodePorts, np+" -j "+ChainMarkMasq, np+" -j "+svcChain)
+			p.nodePorts = append(p.nodePorts, dispatch{svcChain, "-p " + proto + " -m " + proto + " --dport " + strconv.Itoa(int(port.NodePort))})
 		}
 		p.endpoints(svc, port, proto, portName, svcChain)
 	}
@@ -167,7 +186,7 @@ func (p *plan) service(svc *proxy.Service) error {
 func (p *plan) endpoints(svc *proxy.Service, port *proxy.Port, proto, portName, svcChain string) {
 	eps := uniqueEndpoints(port.Endpoints)
 	n := len(eps)
-	rules := make([]string, 0, 1+2*n)
+	rules := p.rules(1 + 2*n)
 	if p.notLocal != "" {
 		rules = append(rules, p.notLocal+"-j "+ChainMarkMasq)
 	}
@@ -199,13 +218,46 @@ func (p *plan) endpoints(svc *proxy.Service, port *proxy.Port, proto, portName, 
 		if affinity {
 			recent = "-m recent --set --name " + sep + " --mask 255.255.255.255 --rsource "
 		}
-		p.chains = append(p.chains, proxy.Chain{Table: tableNAT, Name: sep, Rules: []string{
+		p.chains = append(p.chains, proxy.Chain{Table: tableNAT, Name: sep, Rules: append(p.rules(2),
 			// Hairpin: a pod reaching itself through its service must be
 			// masqueraded, or it would answer its own address directly.
-			"-s " + ep.IP + "/32 -j " + ChainMarkMasq,
-			fmt.Sprintf("-p %s %s-m %s -j DNAT --to-destination %s:%d", proto, recent, proto, ep.IP, ep.Port),
-		}})
+			"-s "+ep.IP+"/32 -j "+ChainMarkMasq,
+			"-p "+proto+" "+recent+"-m "+proto+" -j DNAT --to-destination "+ep.IP+":"+strconv.Itoa(int(ep.Port)),
+		)})
 	}
+}
+
+// lowerProtocol is the protocol as iptables writes it, without an
+// allocation for the usual spellings.
+func lowerProtocol(p string) string {
+	switch p {
+	case "TCP", "tcp":
+		return "tcp"
+	case "UDP", "udp":
+		return "udp"
+	case "SCTP", "sctp":
+		return "sctp"
+	}
+	return strings.ToLower(p)
+}
+
+// serviceRef names a service in errors, formatted only when one occurs.
+type serviceRef struct{ svc *proxy.Service }
+
+func (r serviceRef) String() string { return "service " + r.svc.Namespace + "/" + r.svc.Name }
+
+// dispatch is a rule of a dispatch chain (SERVICES, NODEPORTS) that sends
+// the packets it matches to a service port's SVC chain.
+type dispatch struct{ svcChain, match string }
+
+// sortDispatch orders dispatch rules by descending SVC chain name. Their
+// order does not matter to packets (each matches its own address and
+// port) but it does to iptables-nft: it files the chain names a
+// transaction refers to in a sorted list, walked from the smallest, so a
+// name smaller than all it holds costs one comparison and a 10,000-rule
+// dispatch chain is written in ~0.3 s instead of ~1.3 s.
+func sortDispatch(d []dispatch) {
+	slices.SortFunc(d, func(a, b dispatch) int { return strings.Compare(b.svcChain, a.svcChain) })
 }
 
 // unsafeInComment reports a character that could break out of a quoted
@@ -240,18 +292,31 @@ func probability(n int) string {
 // kube-proxy names its chains: stable across restarts.
 func chainName(prefix, key string) string {
 	sum := sha256.Sum256([]byte(key))
-	return prefix + base32.StdEncoding.EncodeToString(sum[:])[:maxChainNameLen-len(prefix)]
+	var enc [16]byte // 10 bytes of the sum: 16 characters, more than the SVC/SEP prefixes leave
+	base32.StdEncoding.Encode(enc[:], sum[:10])
+	return prefix + string(enc[:maxChainNameLen-len(prefix)])
 }
 
 func (p *plan) finish() *proxy.Ruleset {
-	services := p.services
+	sortDispatch(p.services)
+	sortDispatch(p.nodePorts)
+	services := make([]string, 0, len(p.services)+len(p.nodeIPs))
+	for _, d := range p.services {
+		services = append(services, d.match+" -j "+d.svcChain)
+	}
+	nodePorts := make([]string, 0, 2*len(p.nodePorts))
+	for _, d := range p.nodePorts {
+		// NodePort traffic always comes from outside: masquerade it so
+		// the endpoint's reply returns through this node.
+		nodePorts = append(nodePorts, d.match+" -j "+ChainMarkMasq, d.match+" -j "+d.svcChain)
+	}
 	for _, ip := range p.nodeIPs {
 		services = append(services, "-d "+ip+"/32 -j "+ChainNodePorts)
 	}
 	mark := p.markMasq + "/" + p.markMasq
 	fixed := []proxy.Chain{
 		{Table: tableNAT, Name: ChainServices, Rules: services},
-		{Table: tableNAT, Name: ChainNodePorts, Rules: p.nodePorts},
+		{Table: tableNAT, Name: ChainNodePorts, Rules: nodePorts},
 		{Table: tableNAT, Name: ChainMarkMasq, Rules: []string{"-j MARK --set-xmark " + mark}},
 		{Table: tableNAT, Name: ChainPostrout, Rules: []string{
 			"-m mark ! --mark " + mark + " -j RETURN",

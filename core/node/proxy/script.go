@@ -1,0 +1,244 @@
+package proxy
+
+import (
+	"bytes"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// maxChainsPerCommit bounds the chains one iptables-restore transaction
+// (`*table` ... `COMMIT`) declares or deletes. iptables-nft 1.8.9 keeps the
+// names of the chains a transaction mentions in a sorted linked list
+// (nft-cache.c, cache_chain_list_insert) and walks it for every chain
+// declaration, rule and jump target, so a transaction costs the square of
+// its chains: 30,000 chains take ~20 s in one transaction and ~1.5 s in
+// blocks of 500 fed to one iptables-restore. A sync that touches fewer
+// chains per table, which is every sync but the first and mass changes,
+// stays one transaction.
+const maxChainsPerCommit = 500
+
+// restoreScript is an iptables-restore --noflush input that turns the
+// installed chains into the wanted ones, touching only the chains that
+// differ: a changed chain is declared (which flushes it) and rewritten, a
+// stale chain is flushed and deleted, an unchanged one is not mentioned.
+type restoreScript struct {
+	buf     bytes.Buffer
+	written int // chains rewritten
+	deleted int // chains deleted
+	rules   int // rules written
+	commits int // transactions
+}
+
+// diff builds the script from installed to want (both table -> chain ->
+// rules), with the jumps' edits: removals in a table's first transaction,
+// insertions in its last.
+//
+// When a table has more than maxChainsPerCommit chains to write or delete,
+// the script splits them into several transactions ordered so that every
+// intermediate state is a working one: chains are written leaves first (a
+// chain after every chain it jumps to, so the dispatch chains, which make
+// services reachable, come last and a service is reachable only once its
+// endpoint chains are complete), then stale chains are deleted, those that
+// jump to others first. What is given up is all-or-nothing: a failure
+// midway leaves some services updated and others not, which the next sync
+// (it re-reads iptables-save after a failure) completes.
+func diff(installed, want tables, jumps jumpEdits) *restoreScript {
+	rs := &restoreScript{}
+	names := make([]string, 0, len(want)+len(installed))
+	for t := range want {
+		names = append(names, t)
+	}
+	for t := range installed {
+		if _, ok := want[t]; !ok {
+			names = append(names, t)
+		}
+	}
+	sort.Strings(names)
+	for _, table := range names {
+		have, wanted := installed[table], want[table]
+		var changed, stale []string
+		for chain, rules := range wanted {
+			if cur, ok := have[chain]; !ok || !slices.Equal(cur, rules) {
+				changed = append(changed, chain)
+			}
+		}
+		for chain := range have {
+			if _, ok := wanted[chain]; !ok {
+				stale = append(stale, chain)
+			}
+		}
+		remove, insert := jumps.inTable(table)
+		if len(changed) == 0 && len(stale) == 0 && len(remove) == 0 && len(insert) == 0 {
+			continue
+		}
+		rs.written += len(changed)
+		rs.deleted += len(stale)
+		rs.buf.Grow(scriptSize(table, wanted, changed, stale))
+		if len(changed)+len(stale) <= maxChainsPerCommit {
+			rs.commit(table, wanted, changed, stale, jumpEdits{remove, insert})
+			continue
+		}
+		byDepth(changed, wanted, false)
+		byDepth(stale, have, true)
+		var commits [][2][]string // chains to write, chains to delete
+		for len(changed) > 0 {
+			n := min(len(changed), maxChainsPerCommit)
+			commits, changed = append(commits, [2][]string{changed[:n], nil}), changed[n:]
+		}
+		for len(stale) > 0 {
+			n := min(len(stale), maxChainsPerCommit)
+			commits, stale = append(commits, [2][]string{nil, stale[:n]}), stale[n:]
+		}
+		for i, c := range commits {
+			var edits jumpEdits
+			if i == 0 {
+				edits.remove = remove
+			}
+			if i == len(commits)-1 {
+				edits.insert = insert
+			}
+			rs.commit(table, wanted, c[0], c[1], edits)
+		}
+	}
+	return rs
+}
+
+// inTable returns the edits of one table.
+func (j jumpEdits) inTable(table string) (remove, insert []jumpRule) {
+	for _, r := range j.remove {
+		if r.table == table {
+			remove = append(remove, r)
+		}
+	}
+	for _, r := range j.insert {
+		if r.table == table {
+			insert = append(insert, r)
+		}
+	}
+	return remove, insert
+}
+
+// commit writes one transaction: remove jumps, rewrite the write chains in
+// their order, insert jumps and delete the del chains. Chains are declared
+// in descending name order, so each new name lands at the head of
+// iptables-nft's sorted list instead of at its end.
+func (rs *restoreScript) commit(table string, wanted map[string][]string, write, del []string, jumps jumpEdits) {
+	declared := slices.Concat(write, del)
+	slices.SortFunc(declared, func(a, b string) int { return strings.Compare(b, a) })
+	b := &rs.buf
+	line := func(parts ...string) {
+		for _, p := range parts {
+			b.WriteString(p)
+		}
+		b.WriteByte('\n')
+	}
+	line("*", table)
+	for _, chain := range declared {
+		line(":", chain, " - [0:0]")
+	}
+	for _, j := range jumps.remove {
+		line("-D ", j.chain, " ", j.rule)
+	}
+	for _, chain := range write {
+		for _, r := range wanted[chain] {
+			line("-A ", chain, " ", r)
+		}
+		rs.rules += len(wanted[chain])
+	}
+	for _, j := range jumps.insert {
+		line("-I ", j.chain, " 1 ", j.rule)
+	}
+	for _, chain := range del {
+		line("-X ", chain)
+	}
+	line("COMMIT")
+	rs.commits++
+}
+
+// scriptSize is about how many bytes a table's part of the script takes,
+// so the buffer grows once instead of doubling through megabytes.
+func scriptSize(table string, wanted map[string][]string, changed, stale []string) int {
+	size := 32 * (len(table) + 16)
+	for _, chain := range changed {
+		size += len(chain) + 12
+		for _, r := range wanted[chain] {
+			size += len(chain) + len(r) + 5
+		}
+	}
+	for _, chain := range stale {
+		size += 2*len(chain) + 16
+	}
+	return size
+}
+
+// byDepth orders chains by their depth in the jump graph of all (leaves,
+// which jump to no chain of the table, first; reversed: roots first), and
+// by descending name within a depth.
+func byDepth(chains []string, all map[string][]string, reversed bool) {
+	depth := depths(all)
+	type ranked struct {
+		name  string
+		depth int
+	}
+	r := make([]ranked, len(chains))
+	for i, c := range chains {
+		r[i] = ranked{c, depth[c]}
+		if reversed {
+			r[i].depth = -r[i].depth
+		}
+	}
+	slices.SortFunc(r, func(a, b ranked) int {
+		if a.depth != b.depth {
+			return a.depth - b.depth
+		}
+		return strings.Compare(b.name, a.name)
+	})
+	for i := range r {
+		chains[i] = r[i].name
+	}
+}
+
+// depths is, for every chain of a table, the length of the longest jump
+// path from it to a chain that jumps nowhere within the table.
+func depths(chains map[string][]string) map[string]int {
+	depth := make(map[string]int, len(chains))
+	var visit func(name string) int
+	visit = func(name string) int {
+		if d, ok := depth[name]; ok {
+			return d
+		}
+		depth[name] = 0 // a cycle (the kernel refuses one) stops here
+		d := 0
+		for _, r := range chains[name] {
+			if target := jumpTarget(r); target != "" {
+				if _, owned := chains[target]; owned {
+					d = max(d, visit(target)+1)
+				}
+			}
+		}
+		depth[name] = d
+		return d
+	}
+	for name := range chains {
+		visit(name)
+	}
+	return depth
+}
+
+// jumpTarget is the chain or target a rule in iptables-save syntax jumps
+// or goes to. The target follows every match, so the last "-j"/"-g" is it
+// even when a quoted comment holds one.
+func jumpTarget(rule string) string {
+	i := max(strings.LastIndex(rule, " -j "), strings.LastIndex(rule, " -g "))
+	switch {
+	case i >= 0:
+		rule = rule[i+4:]
+	case strings.HasPrefix(rule, "-j ") || strings.HasPrefix(rule, "-g "):
+		rule = rule[3:]
+	default:
+		return ""
+	}
+	target, _, _ := strings.Cut(rule, " ")
+	return target
+}
