@@ -16,7 +16,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -26,44 +25,10 @@ import (
 	"github.com/skiff-sh/skiff/test/harness"
 )
 
-// binaries are skiffd and skiff, built once per test binary (or taken from
-// SKIFF_BIN_DIR, e.g. bin/ after `make build`).
-var (
-	buildOnce sync.Once
-	binDir    string
-	builtDir  bool // binDir is ours to remove
-	buildErr  error
-)
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if builtDir {
-		os.RemoveAll(binDir)
-	}
+	harness.RemoveBinaries()
 	os.Exit(code)
-}
-
-func binaries(t *testing.T) (skiffd, skiff string) {
-	t.Helper()
-	buildOnce.Do(func() {
-		if dir := os.Getenv("SKIFF_BIN_DIR"); dir != "" {
-			binDir = dir
-			return
-		}
-		binDir, buildErr = os.MkdirTemp("", "skiff-e2e-bin-")
-		if buildErr != nil {
-			return
-		}
-		builtDir = true
-		cmd := exec.Command("go", "build", "-o", binDir+"/", "github.com/skiff-sh/skiff/cmd/skiffd", "github.com/skiff-sh/skiff/cmd/skiff")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build skiffd and skiff: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return filepath.Join(binDir, "skiffd"), filepath.Join(binDir, "skiff")
 }
 
 // cluster is `skiffd server` (API server, controllers, scheduler and the
@@ -88,7 +53,7 @@ type cluster struct {
 
 func startCluster(t *testing.T) *cluster {
 	t.Helper()
-	skiffd, skiff := binaries(t)
+	skiffd, skiff := harness.Binaries(t)
 	h := harness.New(t, harness.Options{Nodes: 1})
 	n := h.Nodes()[0]
 	c := &cluster{t: t, node: n, netns: filepath.Base(n.NetNS), skiffd: skiffd, skiff: skiff, dataDir: t.TempDir()}

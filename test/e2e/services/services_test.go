@@ -61,9 +61,14 @@ var hostnameRE = regexp.MustCompile(`hostname=(\S+)`)
 // backends sends n requests, each on a new connection, and counts the
 // replicas that answered, by hostname.
 func backends(hc *http.Client, url string, n int) (map[string]int, error) {
+	return countBackends(url, n, func() (string, error) { return get(hc, url) })
+}
+
+// countBackends calls get n times and counts the replicas that answered.
+func countBackends(url string, n int, get func() (string, error)) (map[string]int, error) {
 	seen := map[string]int{}
 	for range n {
-		body, err := get(hc, url)
+		body, err := get()
 		if err != nil {
 			return seen, err
 		}
