@@ -76,5 +76,3 @@ func TestFabricConfigValidate(t *testing.T) {
 		}
 	}
 }
-
-

@@ -29,6 +29,15 @@ func TestMain(m *testing.M) {
 
 func backendConfig(backend string) string { return "network: {backend: " + backend + "}\n" }
 
+// webContainers is the web image serving on port 80, in a pod template.
+const webContainers = `      containers:
+        - name: web
+          image: ` + images.WebRef + `
+          imagePullPolicy: Never
+          env: [{name: PORT, value: "80"}]
+          readinessProbe: {httpGet: {path: /ready, port: 80}, periodSeconds: 1}
+`
+
 // spreadWeb is 3 web replicas, at most one per node.
 const spreadWeb = `apiVersion: apps/v1
 kind: Deployment
@@ -45,13 +54,7 @@ spec:
           requiredDuringSchedulingIgnoredDuringExecution:
             - labelSelector: {matchLabels: {app: web}}
               topologyKey: kubernetes.io/hostname
-      containers:
-        - name: web
-          image: ` + images.WebRef + `
-          imagePullPolicy: Never
-          env: [{name: PORT, value: "80"}]
-          readinessProbe: {httpGet: {path: /ready, port: 80}, periodSeconds: 1}
-`
+` + webContainers
 
 // pinnedWeb is one web pod bound to node.
 func pinnedWeb(name, node string) string {
@@ -60,14 +63,7 @@ kind: Pod
 metadata: {name: ` + name + `, namespace: default, labels: {app: pinned}}
 spec:
   nodeName: ` + node + `
-  terminationGracePeriodSeconds: 1
-  containers:
-    - name: web
-      image: ` + images.WebRef + `
-      imagePullPolicy: Never
-      env: [{name: PORT, value: "80"}]
-      readinessProbe: {httpGet: {path: /ready, port: 80}, periodSeconds: 1}
-`
+  terminationGracePeriodSeconds: 1` + strings.ReplaceAll("\n"+webContainers, "\n    ", "\n") // a pod spec sits two levels higher
 }
 
 var hostnameRE = regexp.MustCompile(`hostname=(\S+)`)
