@@ -43,17 +43,12 @@ func Decode(data []byte) ([]Object, error) {
 // server does with request bodies. apiVersion and kind may be omitted; when
 // given they must be obj's. The error is a *Status with reason BadRequest.
 func DecodeInto(data []byte, obj Object) error {
-	if trimmed := bytes.TrimSpace(data); len(trimmed) > 0 && trimmed[0] == '{' && decodeFast(trimmed, obj) {
-		wantVersion, wantKind := typeMetaFor(obj)
-		tm := obj.GetTypeMeta()
-		if (tm.Kind == "" || wantKind == "" || tm.Kind == wantKind) && (tm.APIVersion == "" || wantVersion == "" || tm.APIVersion == wantVersion) {
-			if wantKind != "" {
-				*tm = TypeMeta{APIVersion: wantVersion, Kind: wantKind}
-			}
-			return nil
+	wantVersion, wantKind := typeMetaFor(obj)
+	if trimmed := bytes.TrimSpace(data); len(trimmed) > 0 && trimmed[0] == '{' && decodeFast(trimmed, obj, wantVersion, wantKind) {
+		if wantKind != "" {
+			*obj.GetTypeMeta() = TypeMeta{APIVersion: wantVersion, Kind: wantKind}
 		}
-		// Another kind: the strict path says so, from a clean object.
-		reflect.ValueOf(obj).Elem().SetZero()
+		return nil
 	}
 	return decodeIntoStrict(data, obj)
 }

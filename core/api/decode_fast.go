@@ -9,26 +9,39 @@ import (
 )
 
 // decodeFast is DecodeInto's path for a request body that is one JSON object
-// and decodes without a problem, the common case: a scan checks that every
-// field name is one the type has, exactly (encoding/json would take "Name"
-// for "name"), then encoding/json decodes the text once. It skips the
-// generic parse the strict check needs, whose only point is to word errors.
-// false means "take the strict path": that path alone reports problems, so
-// errors are worded as before, and obj is left as it was given.
-func decodeFast(data []byte, obj Object) bool {
+// of the wanted kind and decodes without a problem, the common case: a scan
+// checks that every field name is one the type has, exactly (encoding/json
+// would take "Name" for "name"), then encoding/json decodes the text once.
+// It skips the generic parse the strict check needs, whose only point is to
+// word errors. false means "take the strict path": that path alone reports
+// problems, so errors are worded as before, and obj is left as it was given.
+func decodeFast(data []byte, obj Object, wantVersion, wantKind string) bool {
 	v := reflect.ValueOf(obj).Elem()
-	if !v.IsZero() {
+	tm := obj.GetTypeMeta()
+	given := *tm
+	*tm = TypeMeta{}
+	empty := v.IsZero() // but for the apiVersion and kind NewObject sets
+	*tm = given
+	if !empty {
 		return false // decoding merges into what obj holds: keep one path for that
 	}
 	w := fieldScanner{data: data}
 	if !w.value(v.Type()) || w.skipSpace() != len(data) {
 		return false
 	}
-	if err := json.Unmarshal(data, obj); err != nil {
+	if err := json.Unmarshal(data, obj); err != nil || !kindMatches(*tm, wantVersion, wantKind) {
 		v.SetZero()
+		*tm = given
 		return false
 	}
 	return true
+}
+
+// kindMatches reports whether a decoded apiVersion and kind, where set, are
+// the wanted ones.
+func kindMatches(tm TypeMeta, wantVersion, wantKind string) bool {
+	return (tm.Kind == "" || wantKind == "" || tm.Kind == wantKind) &&
+		(tm.APIVersion == "" || wantVersion == "" || tm.APIVersion == wantVersion)
 }
 
 // fieldScanner walks JSON text alongside a Go type and fails on a field

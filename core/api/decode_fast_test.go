@@ -36,9 +36,12 @@ func TestDecodeIntoFastPathAgreesWithStrictPath(t *testing.T) {
 		"int or string, fraction": `{"spec":{"containers":[{"name":"c","livenessProbe":{"httpGet":{"port":1.5}}}]}}`,
 	} {
 		t.Run(name, func(t *testing.T) {
-			fast, strict := &Pod{}, &Pod{}
+			// As the API server makes them: apiVersion and kind set.
+			res, _ := ResourceForKind("Pod")
+			fast, strict := res.NewObject(), res.NewObject()
 			if name == "deployment" {
-				fastD, strictD := &Deployment{}, &Deployment{}
+				res, _ := ResourceForKind("Deployment")
+				fastD, strictD := res.NewObject(), res.NewObject()
 				compareDecodes(t, body, fastD, strictD)
 				return
 			}
@@ -72,11 +75,13 @@ func TestDecodeIntoMergesIntoAFilledObjectAsBefore(t *testing.T) {
 func TestDecodeFastTakesCleanBodiesOnly(t *testing.T) {
 	for body, want := range map[string]bool{
 		`{"metadata":{"name":"p"},"spec":{"containers":[{"name":"c","image":"i"}]}}`: true,
-		`{"metadata":{"Name":"p"}}`:               false,
-		`{"metadata":{"name":"p"},"extra":1}`:     false,
-		`{"spec":{"activeDeadlineSeconds":"80"}}`: false,
+		`{"metadata":{"Name":"p"}}`:                  false,
+		`{"metadata":{"name":"p"},"extra":1}`:        false,
+		`{"spec":{"activeDeadlineSeconds":"80"}}`:    false,
+		`{"kind":"Service","metadata":{"name":"p"}}`: false,
 	} {
-		if got := decodeFast([]byte(body), &Pod{}); got != want {
+		pod, _ := ResourceForKind("Pod")
+		if got := decodeFast([]byte(body), pod.NewObject(), "v1", "Pod"); got != want {
 			t.Errorf("decodeFast(%s) = %v, want %v", body, got, want)
 		}
 	}
