@@ -52,12 +52,6 @@ func defaultAgentConfig() AgentConfig {
 	return AgentConfig{Enabled: true, Runtime: "containerd", ClusterCIDR: "10.244.0.0/16", Listen: ":10250"}
 }
 
-// startAgent runs the local agent of `skiffd server` with the bridge
-// backend.
-func startAgent(ctx context.Context, cfg AgentConfig, svc ServicesConfig, dnsCfg DNSConfig, dataDir string, clientCfg *client.Config) error {
-	return runAgent(ctx, &Config{Agent: cfg, Services: svc, DNS: dnsCfg, DataDir: dataDir, Network: defaultNetworkConfig()}, clientCfg)
-}
-
 // runAgent runs a node agent with cfg's agent, network, services and dns
 // keys against the API server of clientCfg until ctx ends. Everything is
 // checked before the host is touched. The runtime (and a private

@@ -104,7 +104,7 @@ func runServer(ctx context.Context, cfg *Config, src configSource) error {
 		"client-config", filepath.Join(cfg.DataDir, "admin.conf"))
 	if cfg.Agent.Enabled {
 		go func() {
-			if err := startAgent(ctx, cfg.Agent, cfg.Services, cfg.DNS, cfg.DataDir, srv.ClientConfig()); err != nil {
+			if err := runAgent(ctx, cfg, srv.ClientConfig()); err != nil {
 				slog.Error("node agent stopped", "err", err)
 			}
 		}()

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"fmt"
 	"net/netip"
 	"os"
@@ -11,7 +10,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/skiff-sh/skiff/core/apiserver"
-	"github.com/skiff-sh/skiff/core/client"
 	"github.com/skiff-sh/skiff/core/node"
 	"github.com/skiff-sh/skiff/core/reconcile"
 	"github.com/skiff-sh/skiff/plugins/dns"
@@ -87,23 +85,6 @@ func addServiceFlags(f *pflag.FlagSet, s *ServicesConfig, d *DNSConfig) {
 	f.StringVar(&s.CIDR, "service-cidr", s.CIDR, "cluster IP range (services.cidr; must match the server's): the DNS is its tenth address")
 	f.StringVar(&s.ClusterDomain, "cluster-domain", s.ClusterDomain, "DNS domain of Services (services.cluster-domain)")
 	f.BoolVar(&d.Enabled, "dns", d.Enabled, "run the cluster DNS on this node and point pods at it (dns.enabled)")
-}
-
-// teardownServices removes the node's proxy rules and its cluster DNS
-// registration (`skiffd agent --teardown`). Without a client only the
-// rules go.
-func teardownServices(ctx context.Context, nodeName string, s ServicesConfig, d DNSConfig, clientCfg *client.Config) error {
-	sc, err := nodeServices(s, d)
-	if err != nil {
-		return err
-	}
-	var c *client.Client
-	if clientCfg != nil {
-		if c, err = client.New(clientCfg); err != nil {
-			return fmt.Errorf("agent teardown: %w", err)
-		}
-	}
-	return node.TeardownServices(ctx, c, nodeName, sc)
 }
 
 // defaultNodeName sets NodeName to the hostname when empty.
