@@ -79,8 +79,9 @@ func diff(installed, want tables, jumps jumpEdits) *restoreScript {
 			rs.commit(table, wanted, changed, stale, jumpEdits{remove, insert})
 			continue
 		}
-		byDepth(changed, wanted, false)
-		byDepth(stale, have, true)
+		changed = dependencyOrder(changed, wanted)
+		stale = dependencyOrder(stale, have)
+		slices.Reverse(stale) // a chain is deleted before the chains it jumps to
 		var commits [][2][]string // chains to write, chains to delete
 		for len(changed) > 0 {
 			n := min(len(changed), maxChainsPerCommit)
@@ -172,58 +173,56 @@ func scriptSize(table string, wanted map[string][]string, changed, stale []strin
 	return size
 }
 
-// byDepth orders chains by their depth in the jump graph of all (leaves,
-// which jump to no chain of the table, first; reversed: roots first), and
-// by descending name within a depth.
-func byDepth(chains []string, all map[string][]string, reversed bool) {
-	depth := depths(all)
-	type ranked struct {
-		name  string
-		depth int
+// dependencyOrder orders chains so that each comes after the chains
+// among them it jumps to: a depth-first walk from the chains no other
+// one of them jumps to (in descending name order), emitting a chain after
+// its targets. A service's SVC chain thus follows its SEP chains
+// closely, so a transaction holds whole services and names few chains
+// it does not write (each one iptables-nft looks up in the kernel
+// separately), and the dispatch chains come last.
+func dependencyOrder(chains []string, rules map[string][]string) []string {
+	const (
+		visiting = 1
+		done     = 2
+	)
+	state := make(map[string]uint8, len(chains))
+	for _, c := range chains {
+		state[c] = 0
 	}
-	r := make([]ranked, len(chains))
-	for i, c := range chains {
-		r[i] = ranked{c, depth[c]}
-		if reversed {
-			r[i].depth = -r[i].depth
-		}
-	}
-	slices.SortFunc(r, func(a, b ranked) int {
-		if a.depth != b.depth {
-			return a.depth - b.depth
-		}
-		return strings.Compare(b.name, a.name)
-	})
-	for i := range r {
-		chains[i] = r[i].name
-	}
-}
-
-// depths is, for every chain of a table, the length of the longest jump
-// path from it to a chain that jumps nowhere within the table.
-func depths(chains map[string][]string) map[string]int {
-	depth := make(map[string]int, len(chains))
-	var visit func(name string) int
-	visit = func(name string) int {
-		if d, ok := depth[name]; ok {
-			return d
-		}
-		depth[name] = 0 // a cycle (the kernel refuses one) stops here
-		d := 0
-		for _, r := range chains[name] {
-			if target := jumpTarget(r); target != "" {
-				if _, owned := chains[target]; owned {
-					d = max(d, visit(target)+1)
+	referenced := make(map[string]bool)
+	for _, c := range chains {
+		for _, r := range rules[c] {
+			if t := jumpTarget(r); t != c {
+				if _, ok := state[t]; ok {
+					referenced[t] = true
 				}
 			}
 		}
-		depth[name] = d
-		return d
 	}
-	for name := range chains {
-		visit(name)
+	out := make([]string, 0, len(chains))
+	var visit func(c string)
+	visit = func(c string) {
+		if s, ok := state[c]; !ok || s != 0 {
+			return // not among chains, done, or a cycle (the kernel refuses one)
+		}
+		state[c] = visiting
+		for _, r := range rules[c] {
+			visit(jumpTarget(r))
+		}
+		state[c] = done
+		out = append(out, c)
 	}
-	return depth
+	sorted := slices.Clone(chains)
+	slices.SortFunc(sorted, func(a, b string) int { return strings.Compare(b, a) })
+	for _, c := range sorted {
+		if !referenced[c] {
+			visit(c)
+		}
+	}
+	for _, c := range sorted {
+		visit(c) // chains reached only through a cycle
+	}
+	return out
 }
 
 // jumpTarget is the chain or target a rule in iptables-save syntax jumps

@@ -67,6 +67,9 @@ type Stats struct {
 	// iptables-save (first sync, periodic resync, or after a failure).
 	FullRead bool
 	Duration time.Duration
+	// RestoreCPU is the CPU time iptables-restore used (user + system),
+	// which unlike Duration does not grow when other work shares the CPUs.
+	RestoreCPU time.Duration
 }
 
 // NewSyncer checks the configuration and finds the iptables tools. It
@@ -137,7 +140,9 @@ func (s *Syncer) Apply(ctx context.Context, rs *sdkproxy.Ruleset) (Stats, error)
 		}
 		script := diff(s.installed, want, jumps)
 		if script.buf.Len() > 0 {
-			if err := s.run.iptablesRestore(ctx, script.buf.Bytes()); err != nil {
+			cpu, err := s.run.iptablesRestore(ctx, script.buf.Bytes())
+			st.RestoreCPU = cpu
+			if err != nil {
 				s.installed = nil // unknown now: re-read next time
 				return err
 			}
@@ -177,7 +182,8 @@ func (s *Syncer) Teardown(ctx context.Context, prefix string) error {
 		if script.buf.Len() == 0 {
 			return nil
 		}
-		return s.run.iptablesRestore(ctx, script.buf.Bytes())
+		_, err = s.run.iptablesRestore(ctx, script.buf.Bytes())
+		return err
 	})
 }
 

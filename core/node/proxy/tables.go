@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/vishvananda/netns"
 
@@ -158,17 +159,23 @@ func (r *runner) iptablesSave(ctx context.Context) ([]byte, error) {
 	return out, nil
 }
 
-// iptablesRestore feeds script to iptables-restore --noflush: one atomic
-// transaction. Call it inside inNetns.
-func (r *runner) iptablesRestore(ctx context.Context, script []byte) error {
+// iptablesRestore feeds script to iptables-restore --noflush (one
+// transaction per `*table` ... `COMMIT` block) and returns the CPU time it
+// took. Call it inside inNetns.
+func (r *runner) iptablesRestore(ctx context.Context, script []byte) (time.Duration, error) {
 	var stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, r.restore, "--noflush")
 	cmd.Stdin = bytes.NewReader(script)
 	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("%s --noflush: %w: %s%s", r.restore, err, strings.TrimSpace(stderr.String()), scriptContext(script, stderr.String()))
+	err := cmd.Run()
+	var cpu time.Duration
+	if cmd.ProcessState != nil {
+		cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	}
-	return nil
+	if err != nil {
+		return cpu, fmt.Errorf("%s --noflush: %w: %s%s", r.restore, err, strings.TrimSpace(stderr.String()), scriptContext(script, stderr.String()))
+	}
+	return cpu, nil
 }
 
 // scriptContext quotes the failing line of a restore script when

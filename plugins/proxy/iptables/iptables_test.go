@@ -36,9 +36,12 @@ func TestPlanBalancesOverReadyEndpoints(t *testing.T) {
 	}
 	svc := chainName(svcChainPrefix, "default/web:http/tcp")
 	services := chain(t, rs, "nat", ChainServices)
-	wantSvc := `-d 10.96.0.20/32 -p tcp -m comment --comment "default/web:http cluster IP" -m tcp --dport 80 -j ` + svc
-	if services[0] != wantSvc || services[1] != "-d 192.168.1.10/32 -j SKIFF-PROXY-NODEPORTS" {
+	if !slices.Equal(services, []string{"-d 0.0.0.20/0.0.0.63 -j SKIFF-PROXY-CLUSTERIPS-20", "-d 192.168.1.10/32 -j SKIFF-PROXY-NODEPORTS"}) {
 		t.Fatalf("SKIFF-PROXY-SERVICES:\n%s", strings.Join(services, "\n"))
+	}
+	wantSvc := `-d 10.96.0.20/32 -p tcp -m comment --comment "default/web:http cluster IP" -m tcp --dport 80 -j ` + svc
+	if shard := chain(t, rs, "nat", "SKIFF-PROXY-CLUSTERIPS-20"); !slices.Equal(shard, []string{wantSvc}) {
+		t.Fatalf("cluster IP shard 20:\n%s", strings.Join(shard, "\n"))
 	}
 	rules := chain(t, rs, "nat", svc)
 	want := []string{
@@ -60,6 +63,42 @@ func TestPlanBalancesOverReadyEndpoints(t *testing.T) {
 	}
 	if r := chain(t, rs, "filter", ChainServices); len(r) != 0 {
 		t.Fatalf("a service with endpoints must not be rejected: %q", r)
+	}
+}
+
+func TestPlanSpreadsClusterIPsOverShards(t *testing.T) {
+	ep := []proxy.Endpoint{{IP: "10.244.1.5", Port: 8080}}
+	svc := func(name, ip string) proxy.Service {
+		return proxy.Service{Namespace: "default", Name: name, ClusterIP: ip, Ports: []proxy.Port{{Name: "http", Protocol: "TCP", Port: 80, Endpoints: ep}}}
+	}
+	// 10.96.0.5 and 10.96.1.69 share the low six bits (5); 10.96.0.6 does not.
+	before, err := Plan(input(svc("a", "10.96.0.5"), svc("c", "10.96.0.6")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := Plan(input(svc("a", "10.96.0.5"), svc("b", "10.96.1.69"), svc("c", "10.96.0.6")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"-d 0.0.0.6/0.0.0.63 -j SKIFF-PROXY-CLUSTERIPS-06", "-d 0.0.0.5/0.0.0.63 -j SKIFF-PROXY-CLUSTERIPS-05", "-d 192.168.1.10/32 -j SKIFF-PROXY-NODEPORTS"}
+	for _, rs := range []*proxy.Ruleset{before, after} {
+		if got := chain(t, rs, "nat", ChainServices); !slices.Equal(got, want) {
+			t.Fatalf("SKIFF-PROXY-SERVICES:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
+	// The new service changes its shard only: the other shard and the
+	// dispatch chain stay as they were, so a sync rewrites one short chain.
+	if !slices.Equal(chain(t, before, "nat", "SKIFF-PROXY-CLUSTERIPS-06"), chain(t, after, "nat", "SKIFF-PROXY-CLUSTERIPS-06")) {
+		t.Fatal("shard 06 changed though its services did not")
+	}
+	shard := chain(t, after, "nat", "SKIFF-PROXY-CLUSTERIPS-05")
+	if len(shard) != 2 || !strings.HasPrefix(shard[0], "-d 10.96.") || !strings.Contains(strings.Join(shard, "\n"), "-d 10.96.1.69/32 ") {
+		t.Fatalf("shard 05 must hold both services with low bits 5:\n%s", strings.Join(shard, "\n"))
+	}
+	for _, c := range after.Chains {
+		if strings.HasPrefix(c.Name, chainClusterIPs) && c.Name != "SKIFF-PROXY-CLUSTERIPS-05" && c.Name != "SKIFF-PROXY-CLUSTERIPS-06" {
+			t.Fatalf("empty shard %s planned", c.Name)
+		}
 	}
 }
 
