@@ -224,6 +224,26 @@ func wantInstalled(t *testing.T, s *Syncer, rs *sdkproxy.Ruleset) {
 	}
 }
 
+// wantJumpsOnce checks that each of the ruleset's jumps is in its built-in
+// chain exactly once.
+func (l *lab) wantJumpsOnce(t *testing.T, rs *sdkproxy.Ruleset) {
+	t.Helper()
+	out, err := exec.Command("ip", "netns", "exec", l.node, "iptables-save").CombinedOutput()
+	if err != nil {
+		t.Fatalf("iptables-save: %v: %s", err, out)
+	}
+	cur, err := parseSave(out, rs.Prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cur.jumps) != len(rs.Jumps) {
+		t.Fatalf("%d jumps installed, want %d: %+v", len(cur.jumps), len(rs.Jumps), cur.jumps)
+	}
+	if missing, err := unmatchedJumps(rs.Jumps, cur.jumps); err != nil || len(missing) != 0 {
+		t.Fatalf("jumps not recognised in iptables-save's text: %+v %v", missing, err)
+	}
+}
+
 func TestSyncerInNetworkNamespace(t *testing.T) {
 	l := newLab(t)
 	l.serveHTTP(t)
@@ -272,9 +292,10 @@ func TestSyncerInNetworkNamespace(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !st.FullRead || st.ChainsWritten != 0 || st.ChainsDeleted != 0 {
+		if !st.FullRead || st.ChainsWritten != 0 || st.ChainsDeleted != 0 || st.JumpsInserted != 0 {
 			t.Fatalf("a restart with the same services must write nothing: %+v", st)
 		}
+		l.wantJumpsOnce(t, rs)
 		wantInstalled(t, restarted, rs)
 		if body, err := get(conn); err != nil || !strings.Contains(body, "hello") {
 			t.Fatalf("established connection after restart: %q, %v", body, err)
@@ -323,9 +344,45 @@ func TestSyncerInNetworkNamespace(t *testing.T) {
 			t.Fatal(err)
 		}
 		wantInstalled(t, fresh, one)
+		l.wantJumpsOnce(t, one)
 		body := fetch(t, l.pod, "10.96.0.20:80") // through PREROUTING again
 		if !strings.Contains(body, "hello") {
 			t.Fatalf("after repair: %q", body)
+		}
+	})
+
+	t.Run("a large sync is split into working steps", func(t *testing.T) {
+		// 400 more services: 1,200 chains, more than one transaction takes.
+		svcs := []sdkproxy.Service{webService(podIP), emptyService}
+		for i := range 400 {
+			svcs = append(svcs, sdkproxy.Service{Namespace: "bulk", Name: fmt.Sprintf("s%d", i), ClusterIP: fmt.Sprintf("10.97.%d.%d", i/200, i%200+1),
+				Ports: []sdkproxy.Port{{Name: "http", Protocol: "TCP", Port: 80, Endpoints: []sdkproxy.Endpoint{{IP: podIP, Port: 8080}, {IP: podIP2, Port: 8080}}}}})
+		}
+		big := plan(t, svcs...)
+		st, err := s.Apply(ctx, big)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Commits < 3 || st.ChainsWritten < 1200 {
+			t.Fatalf("large sync: %+v", st)
+		}
+		wantInstalled(t, s, big)
+		for _, vip := range []string{"10.97.0.1:80", "10.97.1.200:80", "10.96.0.20:80"} {
+			if body := fetch(t, l.node, vip); !strings.Contains(body, "hello") {
+				t.Fatalf("%s after a split sync: %q", vip, body)
+			}
+		}
+		// And back: 1,200 stale chains deleted over several transactions.
+		one := plan(t, webService(podIP), emptyService)
+		if st, err = s.Apply(ctx, one); err != nil {
+			t.Fatal(err)
+		}
+		if st.Commits < 3 || st.ChainsDeleted < 1200 {
+			t.Fatalf("large removal: %+v", st)
+		}
+		wantInstalled(t, s, one)
+		if body := fetch(t, l.node, "10.96.0.20:80"); !strings.Contains(body, "hello") {
+			t.Fatalf("cluster IP after a large removal: %q", body)
 		}
 	})
 
