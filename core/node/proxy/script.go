@@ -81,7 +81,7 @@ func diff(installed, want tables, jumps jumpEdits) *restoreScript {
 		}
 		changed = dependencyOrder(changed, wanted)
 		stale = dependencyOrder(stale, have)
-		slices.Reverse(stale) // a chain is deleted before the chains it jumps to
+		slices.Reverse(stale)     // a chain is deleted before the chains it jumps to
 		var commits [][2][]string // chains to write, chains to delete
 		for len(changed) > 0 {
 			n := min(len(changed), maxChainsPerCommit)
