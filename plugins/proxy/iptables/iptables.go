@@ -1,9 +1,11 @@
 // Package iptables is the proxy planner that programs services the way
-// kube-proxy's iptables mode does: a SKIFF-PROXY-SERVICES dispatch chain in the nat
-// table, one SKIFF-PROXY-SVC-<hash> chain per service port that picks an endpoint
-// at random, one SKIFF-PROXY-SEP-<hash> chain per endpoint that DNATs to it, and
-// masquerade marking for traffic that would otherwise not return through this
-// node. It only plans: core/node/proxy installs the ruleset.
+// kube-proxy's iptables mode does: a SKIFF-PROXY-SERVICES dispatch chain in
+// the nat table (spreading cluster IPs over 64 SKIFF-PROXY-CLUSTERIPS-NN
+// chains by their low bits, see dispatch.go), one SKIFF-PROXY-SVC-<hash>
+// chain per service port that picks an endpoint at random, one
+// SKIFF-PROXY-SEP-<hash> chain per endpoint that DNATs to it, and masquerade
+// marking for traffic that would otherwise not return through this node. It
+// only plans: core/node/proxy installs the ruleset.
 package iptables
 
 import (
