@@ -6,10 +6,11 @@
 // remembers what it installed, diffs the new ruleset against it chain by
 // chain, and writes only changed and stale chains in one
 // `iptables-restore --noflush` transaction per table. A sync that changes
-// more than 500 chains of a table (a first sync of thousands of services)
-// is split into transactions of at most 500, ordered so that each step
-// leaves a working ruleset (see diff in script.go): iptables-nft's cost per
-// transaction grows with the square of the chains it names. The first sync
+// more chains of a table than one transaction holds cheaply (500, more
+// over a large installed table; a first sync of thousands of services) is
+// split into several, ordered so that each step leaves a working ruleset
+// (see diff in script.go): iptables-nft's cost per transaction grows with
+// the square of the chains it names. The first sync
 // after a start, a failed sync and every ResyncPeriod re-read the installed
 // rules with iptables-save instead, so a restarted agent converges without
 // flushing rules that carry live traffic; missing jumps from the built-in

@@ -153,8 +153,8 @@ func TestDiffSplitsLargeSyncsSoEveryStepWorks(t *testing.T) {
 				}
 			}
 		}
-		if declared > maxChainsPerCommit {
-			t.Fatalf("transaction %d declares %d chains, more than %d", i, declared, maxChainsPerCommit)
+		if limit := chainsPerCommit(old["nat"]); declared > limit {
+			t.Fatalf("transaction %d declares %d chains, more than %d", i, declared, limit)
 		}
 	}
 	for c := range want["nat"] {
@@ -179,6 +179,28 @@ func TestDiffSplitsLargeSyncsSoEveryStepWorks(t *testing.T) {
 	}
 	if !slices.ContainsFunc(lastWrite, func(l string) bool { return strings.HasPrefix(l, "-A P-M-TOP ") }) {
 		t.Fatal("P-M-TOP is not written in the last transaction that writes chains")
+	}
+}
+
+func TestLargerTransactionsOverLargerInstalledTables(t *testing.T) {
+	if got := chainsPerCommit(nil); got != minChainsPerCommit {
+		t.Fatalf("nothing installed: %d chains per transaction, want %d", got, minChainsPerCommit)
+	}
+	installed := servicesTable(10000, "a") // 50,000 rules
+	if got := chainsPerCommit(installed); got != 1250 {
+		t.Fatalf("50,000 rules installed: %d chains per transaction, want 1250", got)
+	}
+	// A change of 800 chains among them stays one transaction.
+	want := map[string][]string{}
+	for c, r := range installed {
+		want[c] = r
+	}
+	for i := range 400 {
+		want[fmt.Sprintf("P-A-SVC-%05d", i)] = []string{"-j RETURN"}
+		want[fmt.Sprintf("P-Z-SEP-%05d-0a", i)] = []string{"-j RETURN"}
+	}
+	if rs := diff(tables{"nat": installed}, tables{"nat": want}, jumpEdits{}); rs.commits != 1 || rs.written != 800 {
+		t.Fatalf("800 chains changed among 50,000 rules: %d chains in %d transactions", rs.written, rs.commits)
 	}
 }
 
