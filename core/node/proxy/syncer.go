@@ -160,8 +160,9 @@ func (s *Syncer) Apply(ctx context.Context, rs *sdkproxy.Ruleset) (Stats, error)
 }
 
 // Teardown removes every chain whose name starts with prefix and every
-// jump to them from the built-in chains, in one transaction. It works from
-// what iptables-save shows, so it also cleans up after a crashed agent.
+// jump to them from the built-in chains, with one iptables-restore (the
+// jumps go in the first transaction). It works from what iptables-save
+// shows, so it also cleans up after a crashed agent.
 func (s *Syncer) Teardown(ctx context.Context, prefix string) error {
 	if len(prefix) < 2 {
 		return fmt.Errorf("proxy teardown: prefix %q is too short (e.g. \"SKIFF-PROXY-\")", prefix)
