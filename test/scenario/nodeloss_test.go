@@ -27,6 +27,24 @@ func TestNodeLossReplacesPods(t *testing.T) {
 	c.RunControllers(t, nil, append(WorkloadControllers(), Controller{nodelifecycle.Name, lifecycle})...)
 
 	ctx := context.Background()
+	// Spreading over all three nodes needs all three registered and Ready
+	// before the first pod is scheduled.
+	Eventually(t, converge, func() error {
+		nodes, err := client.List[*api.Node](ctx, c.Client, "", client.ListOptions{})
+		if err != nil {
+			return err
+		}
+		ready := 0
+		for _, n := range nodes.Items {
+			if api.IsNodeReady(n) && !n.Spec.Unschedulable {
+				ready++
+			}
+		}
+		if ready != 3 {
+			return fmt.Errorf("%d of 3 nodes Ready", ready)
+		}
+		return nil
+	})
 	d := NewDeployment("default", "web", "nginx:1", 6)
 	// The lost node's agent never confirms a stop: the pods are force-deleted
 	// once their grace period has passed.
