@@ -64,11 +64,11 @@ echo
 echo "+ wget -qO- http://$ip:8080/"
 wget -qO- "http://$ip:8080/" || curl -fsS "http://$ip:8080/"
 echo
-bin/skiff get svc,ep web
+bin/skiff get svc/web ep/web
 vip=$(bin/skiff get svc web -o json | sed -n 's/.*"clusterIP": *"\([^"]*\)".*/\1/p' | awk 'NR==1')
 echo "+ wget -qO- http://$vip/   (the Service's cluster IP, through the iptables proxy)"
 for _ in $(seq 1 30); do
-	busybox wget -qO- -T 2 "http://$vip/" 2>/dev/null && break
+	timeout 3 wget -qO- "http://$vip/" 2>/dev/null && break
 	sleep 1
 done
 echo
