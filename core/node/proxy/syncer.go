@@ -204,3 +204,31 @@ func (s *Syncer) Installed(ctx context.Context, prefix string) (map[string]map[s
 	}
 	return cur.chains, nil
 }
+
+// CheckJumps verifies that each of rs's jumps from a built-in chain is
+// installed exactly once and recognised in iptables-save's text (an
+// unrecognised jump would be re-inserted at every resync).
+func (s *Syncer) CheckJumps(ctx context.Context, rs *sdkproxy.Ruleset) error {
+	var cur *saved
+	err := s.run.inNetns(func() error {
+		out, err := s.run.iptablesSave(ctx)
+		if err == nil {
+			cur, err = parseSave(out, rs.Prefix)
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if len(cur.jumps) != len(rs.Jumps) {
+		return fmt.Errorf("%d jumps installed, want %d: %+v", len(cur.jumps), len(rs.Jumps), cur.jumps)
+	}
+	missing, err := unmatchedJumps(rs.Jumps, cur.jumps)
+	if err != nil {
+		return err
+	}
+	if len(missing) != 0 {
+		return fmt.Errorf("jumps not recognised in iptables-save's text: %+v", missing)
+	}
+	return nil
+}

@@ -1,4 +1,4 @@
-package proxy
+package iptables_test
 
 import (
 	"bufio"
@@ -20,6 +20,7 @@ import (
 
 	"github.com/vishvananda/netns"
 
+	"github.com/skiff-sh/skiff/core/node/proxy"
 	"github.com/skiff-sh/skiff/plugins/proxy/iptables"
 	sdkproxy "github.com/skiff-sh/skiff/sdk/proxy"
 )
@@ -165,8 +166,8 @@ func fetch(t *testing.T, ns, addr string) string {
 	return body
 }
 
-func (l *lab) syncer(t *testing.T) *Syncer {
-	s, err := NewSyncer(Config{Planner: &iptables.Planner{}, NodeName: "n1", NodeIPs: []string{nodeIP},
+func (l *lab) syncer(t *testing.T) *proxy.Syncer {
+	s, err := proxy.NewSyncer(proxy.Config{Planner: &iptables.Planner{}, NodeName: "n1", NodeIPs: []string{nodeIP},
 		ClusterCIDR: clusterCIDR, Netns: nsPath(l.node)})
 	if err != nil {
 		t.Fatal(err)
@@ -201,13 +202,19 @@ var emptyService = sdkproxy.Service{Namespace: "default", Name: "empty", Cluster
 // wantInstalled checks that iptables-save shows exactly the ruleset's
 // chains, rule for rule: the planner writes rules in iptables-save's own
 // syntax, which is what lets a restart diff instead of rewrite.
-func wantInstalled(t *testing.T, s *Syncer, rs *sdkproxy.Ruleset) {
+func wantInstalled(t *testing.T, s *proxy.Syncer, rs *sdkproxy.Ruleset) {
 	t.Helper()
 	got, err := s.Installed(context.Background(), rs.Prefix)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, _ := wantedTables(rs)
+	want := map[string]map[string][]string{}
+	for _, c := range rs.Chains {
+		if want[c.Table] == nil {
+			want[c.Table] = map[string][]string{}
+		}
+		want[c.Table][c.Name] = c.Rules
+	}
 	for table, chains := range want {
 		for name, rules := range chains {
 			if !slices.Equal(got[table][name], rules) {
@@ -221,26 +228,6 @@ func wantInstalled(t *testing.T, s *Syncer, rs *sdkproxy.Ruleset) {
 				t.Fatalf("stale chain %s %s still installed", table, name)
 			}
 		}
-	}
-}
-
-// wantJumpsOnce checks that each of the ruleset's jumps is in its built-in
-// chain exactly once.
-func (l *lab) wantJumpsOnce(t *testing.T, rs *sdkproxy.Ruleset) {
-	t.Helper()
-	out, err := exec.Command("ip", "netns", "exec", l.node, "iptables-save").CombinedOutput()
-	if err != nil {
-		t.Fatalf("iptables-save: %v: %s", err, out)
-	}
-	cur, err := parseSave(out, rs.Prefix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(cur.jumps) != len(rs.Jumps) {
-		t.Fatalf("%d jumps installed, want %d: %+v", len(cur.jumps), len(rs.Jumps), cur.jumps)
-	}
-	if missing, err := unmatchedJumps(rs.Jumps, cur.jumps); err != nil || len(missing) != 0 {
-		t.Fatalf("jumps not recognised in iptables-save's text: %+v %v", missing, err)
 	}
 }
 
@@ -295,7 +282,9 @@ func TestSyncerInNetworkNamespace(t *testing.T) {
 		if !st.FullRead || st.ChainsWritten != 0 || st.ChainsDeleted != 0 || st.JumpsInserted != 0 {
 			t.Fatalf("a restart with the same services must write nothing: %+v", st)
 		}
-		l.wantJumpsOnce(t, rs)
+		if err := restarted.CheckJumps(ctx, rs); err != nil {
+			t.Fatal(err)
+		}
 		wantInstalled(t, restarted, rs)
 		if body, err := get(conn); err != nil || !strings.Contains(body, "hello") {
 			t.Fatalf("established connection after restart: %q, %v", body, err)
@@ -344,7 +333,9 @@ func TestSyncerInNetworkNamespace(t *testing.T) {
 			t.Fatal(err)
 		}
 		wantInstalled(t, fresh, one)
-		l.wantJumpsOnce(t, one)
+		if err := fresh.CheckJumps(ctx, one); err != nil {
+			t.Fatal(err)
+		}
 		body := fetch(t, l.pod, "10.96.0.20:80") // through PREROUTING again
 		if !strings.Contains(body, "hello") {
 			t.Fatalf("after repair: %q", body)
