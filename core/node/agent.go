@@ -14,6 +14,7 @@ import (
 
 	"github.com/skiff-sh/skiff/core/api"
 	"github.com/skiff-sh/skiff/core/client"
+	"github.com/skiff-sh/skiff/core/reconcile"
 	"github.com/skiff-sh/skiff/core/subnet"
 	"github.com/skiff-sh/skiff/sdk/runtime"
 )
@@ -26,6 +27,9 @@ type Agent struct {
 	net    Network
 	prober Prober
 	log    *slog.Logger
+	// events records pod events; ownSink is set when the agent runs it.
+	events  reconcile.Recorder
+	ownSink *reconcile.EventSink
 
 	podCIDR  string
 	nodeIPs  []string
@@ -58,6 +62,12 @@ func New(cfg Config) (*Agent, error) {
 	if a.prober == nil {
 		a.prober = &netProber{rt: cfg.Runtime}
 	}
+	sink := cfg.Events
+	if sink == nil {
+		sink = reconcile.NewEventSink(cfg.Client, nil, cfg.Logger)
+		a.ownSink = sink
+	}
+	a.events = sink.HostRecorder(EventComponent, cfg.NodeName)
 	if len(a.nodeIPs) == 0 {
 		a.nodeIPs = []string{defaultNodeIP()}
 	}
@@ -98,6 +108,9 @@ func (a *Agent) Run(ctx context.Context) error {
 
 func (a *Agent) run(ctx context.Context) error {
 	a.ctx = ctx
+	if a.ownSink != nil {
+		go a.ownSink.Run(ctx)
+	}
 	name, version, err := a.rt.Info(ctx)
 	if err != nil {
 		return fmt.Errorf("node agent %q: runtime: %w", a.cfg.NodeName, err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/skiff-sh/skiff/core/api"
 	"github.com/skiff-sh/skiff/core/client"
+	"github.com/skiff-sh/skiff/core/reconcile"
 	"github.com/skiff-sh/skiff/core/subnet"
 	"github.com/skiff-sh/skiff/sdk/runtime"
 )
@@ -111,6 +112,10 @@ type Config struct {
 	// changed (default 60 s); ResyncInterval how often each pod is looked at
 	// without a trigger (default 10 s).
 	LeaseInterval, StatusInterval, ResyncInterval time.Duration
+	// Events writes the pod events the agent records (Pulled, Started,
+	// Unhealthy, ...). Nil: the agent writes them through Client itself;
+	// agents hosted in one process may share one sink, which the caller runs.
+	Events *reconcile.EventSink
 	// Logger receives the agent's messages (default slog.Default()).
 	Logger *slog.Logger
 }

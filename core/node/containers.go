@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/skiff-sh/skiff/core/api"
+	"github.com/skiff-sh/skiff/core/reconcile"
 	"github.com/skiff-sh/skiff/sdk/runtime"
 )
 
@@ -38,6 +39,7 @@ func (w *podWorker) step(ctx context.Context, pod *api.Pod, c *api.Container, st
 		if st.probes != nil && st.probes.failed() {
 			// A failed liveness or startup probe restarts the container.
 			w.a.log.Info("probe failed, restarting container", "pod", pod.Namespace+"/"+pod.Name, "container", c.Name)
+			w.a.events.Eventf(pod, reconcile.EventNormal, EventKilling, "Container %s failed %s probe, will be restarted", c.Name, st.probes.failedKind())
 			st.probes.stop()
 			st.probes = nil
 			if err := w.a.rt.StopContainer(ctx, st.id, probeGrace(pod, c)); err != nil && ctx.Err() == nil {
@@ -85,6 +87,9 @@ func (w *podWorker) restartIfDue(ctx context.Context, pod *api.Pod, c *api.Conta
 		st.until = now.Add(st.delay)
 		st.backoffFor = st.id
 		st.backoff = nextBackoff(st.backoff)
+		if st.delay > 0 {
+			w.a.events.Eventf(pod, reconcile.EventWarning, EventBackOff, "Back-off restarting failed container %s in pod %s_%s(%s)", c.Name, pod.Name, pod.Namespace, pod.UID)
+		}
 	}
 	if now.Before(st.until) {
 		st.waitReason = reasonCrashLoopBackOff
@@ -109,20 +114,15 @@ func (w *podWorker) startAttempt(ctx context.Context, pod *api.Pod, c *api.Conta
 		if st.waitReason == reasonErrImagePull {
 			st.waitReason = reasonImagePullBackOff
 			st.waitMessage = fmt.Sprintf("Back-off pulling image %q: %s", c.Image, st.waitMessage)
+			w.a.events.Eventf(pod, reconcile.EventNormal, EventBackOff, "Back-off pulling image %q", c.Image)
 		}
 		return
 	}
-	img, err := w.a.rt.EnsureImage(ctx, c.Image, pullPolicy(c))
+	img, err := w.ensureImage(ctx, pod, c)
 	if err != nil {
-		var pullErr *runtime.PullError
-		switch {
-		case errors.Is(err, runtime.ErrImageNeverPull):
+		st.waitReason, st.waitMessage = reasonErrImagePull, imageError(c, err)
+		if errors.Is(err, runtime.ErrImageNeverPull) {
 			st.waitReason = reasonErrImageNeverPull
-			st.waitMessage = fmt.Sprintf("Container image %q is not present with pull policy of Never", c.Image)
-		case errors.As(err, &pullErr):
-			st.waitReason, st.waitMessage = reasonErrImagePull, pullErr.Message
-		default:
-			st.waitReason, st.waitMessage = reasonErrImagePull, err.Error()
 		}
 		w.pullBackoff(st)
 		return
@@ -133,18 +133,23 @@ func (w *podWorker) startAttempt(ctx context.Context, pod *api.Pod, c *api.Conta
 	spec, err := w.containerSpec(ctx, pod, c, attempt)
 	if err != nil {
 		st.waitReason, st.waitMessage = reasonConfigError, err.Error()
+		w.a.events.Eventf(pod, reconcile.EventWarning, EventFailed, "Error: %v", err)
 		return
 	}
 	id, err := w.a.rt.CreateContainer(ctx, w.runtimePod(pod), spec)
 	if err != nil {
 		st.waitReason, st.waitMessage = reasonCreateError, err.Error()
+		w.a.events.Eventf(pod, reconcile.EventWarning, EventFailed, "Error: %v", err)
 		return
 	}
+	w.a.events.Eventf(pod, reconcile.EventNormal, EventCreated, "Created container %s", c.Name)
 	if err := w.a.rt.StartContainer(ctx, id); err != nil {
 		w.a.rt.RemoveContainer(ctx, id)
 		st.waitReason, st.waitMessage = reasonRunError, err.Error()
+		w.a.events.Eventf(pod, reconcile.EventWarning, EventFailed, "Error: %v", err)
 		return
 	}
+	w.a.events.Eventf(pod, reconcile.EventNormal, EventStarted, "Started container %s", c.Name)
 	prev := st.id
 	if prev != "" {
 		last := st.status

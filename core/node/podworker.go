@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/skiff-sh/skiff/core/api"
+	"github.com/skiff-sh/skiff/core/reconcile"
 	"github.com/skiff-sh/skiff/sdk/runtime"
 )
 
@@ -268,6 +269,7 @@ func (w *podWorker) stopAll(ctx context.Context, pod *api.Pod, grace time.Durati
 		if st.id == "" || st.status.State != runtime.StateRunning {
 			continue
 		}
+		w.a.events.Eventf(pod, reconcile.EventNormal, EventKilling, "Stopping container %s", st.name)
 		wg.Add(1)
 		go func(id string) {
 			defer wg.Done()

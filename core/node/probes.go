@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/skiff-sh/skiff/core/api"
+	"github.com/skiff-sh/skiff/core/reconcile"
 	"github.com/skiff-sh/skiff/sdk/runtime"
 )
 
@@ -137,6 +138,8 @@ type probeSet struct {
 	started  bool
 	ready    bool
 	failure  bool // liveness or startup failed: restart
+	// failedProbe is the probe kind that set failure, for the event.
+	failedProbe string
 }
 
 func (w *podWorker) startProbes(pod *api.Pod, c *api.Container, st *containerState) *probeSet {
@@ -153,11 +156,14 @@ func (w *podWorker) startProbes(pod *api.Pod, c *api.Container, st *containerSta
 			w.runProbe(ctx, target, p, onResult)
 		}()
 	}
+	fail := func(kind string) func() {
+		return func() { ps.failure, ps.failedProbe = true, kind }
+	}
 	afterStart := func() {
 		if c.LivenessProbe != nil {
 			run(c.LivenessProbe, func(ok bool) bool {
 				if !ok {
-					ps.set(func() { ps.failure = true })
+					ps.set(fail("liveness"))
 					return false
 				}
 				return true
@@ -176,7 +182,7 @@ func (w *podWorker) startProbes(pod *api.Pod, c *api.Container, st *containerSta
 				ps.set(func() { ps.started = true })
 				afterStart()
 			} else {
-				ps.set(func() { ps.failure = true })
+				ps.set(fail("startup"))
 			}
 			return false
 		})
@@ -208,6 +214,13 @@ func (ps *probeSet) failed() bool {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	return ps.failure
+}
+
+// failedKind is the kind of probe that failed ("liveness", "startup").
+func (ps *probeSet) failedKind() string {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	return ps.failedProbe
 }
 
 func (ps *probeSet) stop() {
@@ -242,6 +255,11 @@ func (w *podWorker) runProbe(ctx context.Context, t ProbeTarget, p *api.Probe, o
 			okRun, failRun = okRun+1, 0
 		} else {
 			okRun, failRun = 0, failRun+1
+			// Every failed attempt is an event, as the kubelet records
+			// it; the recorder folds repeats into a count.
+			if pod, _ := w.snapshot(); pod != nil {
+				w.a.events.Eventf(pod, reconcile.EventWarning, EventUnhealthy, "%s probe failed: %v", probeKind(t.Container, p), err)
+			}
 		}
 		switch {
 		case okRun == successes:

@@ -132,7 +132,13 @@ func newEventSink(w eventWriter, clock Clock, log *slog.Logger) *EventSink {
 // Recorder returns a recorder whose events name component as their source
 // ("deployment-controller").
 func (s *EventSink) Recorder(component string) Recorder {
-	return &recorder{sink: s, component: component}
+	return &recorder{sink: s, source: api.EventSource{Component: component}}
+}
+
+// HostRecorder is Recorder for a component that runs on one node (the node
+// agent), which Kubernetes names in source.host.
+func (s *EventSink) HostRecorder(component, host string) Recorder {
+	return &recorder{sink: s, source: api.EventSource{Component: component, Host: host}}
 }
 
 // Run writes queued events until ctx ends.
@@ -306,8 +312,8 @@ func similarKey(ev *api.Event) string {
 }
 
 type recorder struct {
-	sink      *EventSink
-	component string
+	sink   *EventSink
+	source api.EventSource
 }
 
 func (r *recorder) Eventf(obj api.Object, eventType, reason, format string, args ...any) {
@@ -315,7 +321,7 @@ func (r *recorder) Eventf(obj api.Object, eventType, reason, format string, args
 }
 
 func (r *recorder) Event(obj api.Object, eventType, reason, message string) {
-	r.sink.add(newEvent(obj, eventType, reason, message, r.component, r.sink.clock.Now()))
+	r.sink.add(newEvent(obj, eventType, reason, message, r.source, r.sink.clock.Now()))
 }
 
 // drop counts an event that did not fit the queue and says so at most once
@@ -331,7 +337,7 @@ func (s *EventSink) drop() {
 
 // newEvent builds the Event for obj. Events about cluster-scoped objects
 // (nodes, namespaces) live in "default", as in Kubernetes.
-func newEvent(obj api.Object, eventType, reason, message, component string, now time.Time) *api.Event {
+func newEvent(obj api.Object, eventType, reason, message string, source api.EventSource, now time.Time) *api.Event {
 	meta := obj.GetObjectMeta()
 	kind, apiVersion := obj.GetTypeMeta().Kind, obj.GetTypeMeta().APIVersion
 	if res, ok := api.ResourceFor(obj); ok {
@@ -355,7 +361,7 @@ func newEvent(obj api.Object, eventType, reason, message, component string, now 
 		},
 		Reason:         reason,
 		Message:        message,
-		Source:         api.EventSource{Component: component},
+		Source:         source,
 		FirstTimestamp: now,
 		LastTimestamp:  now,
 		Count:          1,

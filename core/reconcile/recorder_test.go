@@ -94,7 +94,7 @@ func TestEventSinkAggregatesRepeatsWithinTenMinutes(t *testing.T) {
 }
 
 func TestEventAboutClusterScopedObjectGoesToDefault(t *testing.T) {
-	ev := newEvent(&api.Node{ObjectMeta: api.ObjectMeta{Name: "n1"}}, EventNormal, "Registered", "x", "c", time.Now())
+	ev := newEvent(&api.Node{ObjectMeta: api.ObjectMeta{Name: "n1"}}, EventNormal, "Registered", "x", api.EventSource{Component: "c"}, time.Now())
 	if ev.Namespace != "default" || ev.InvolvedObject.Namespace != "" || ev.InvolvedObject.Kind != "Node" {
 		t.Fatalf("event about a node: namespace %q involved %+v", ev.Namespace, ev.InvolvedObject)
 	}

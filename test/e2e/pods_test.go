@@ -359,6 +359,20 @@ spec:
 		}
 		return nil
 	})
+	// The agent's events tell the story in `describe`, as the kubelet's do.
+	eventually(t, 30*time.Second, "pull events in describe", func() error {
+		out, _, _ := c.skiff("describe", "pod", "-n", ns, "present")
+		missing, _, _ := c.skiff("describe", "pod", "-n", ns, "missing")
+		for _, want := range []string{"Pulling", "Successfully pulled image", "Started container c"} {
+			if !strings.Contains(out, want) {
+				return fmt.Errorf("describe pod present has no %q:\n%s", want, out)
+			}
+		}
+		if !strings.Contains(missing, "Failed to pull image") {
+			return fmt.Errorf("describe pod missing has no pull failure:\n%s", missing)
+		}
+		return nil
+	})
 }
 
 // A command that fails shows CrashLoopBackOff with its exit code.

@@ -31,9 +31,15 @@ type simAgent struct {
 
 func startAgent(t *testing.T, c *client.Client, name string, rt *sim.Runtime, dataDir string) *simAgent {
 	t.Helper()
+	return startAgentProbing(t, c, name, rt, dataDir, node.AlwaysSucceed{})
+}
+
+// startAgentProbing is startAgent with the given prober.
+func startAgentProbing(t *testing.T, c *client.Client, name string, rt *sim.Runtime, dataDir string, prober node.Prober) *simAgent {
+	t.Helper()
 	a, err := node.New(node.Config{
 		NodeName: name, Client: c, Runtime: rt, NewNetwork: sim.NewNetwork, DataDir: dataDir,
-		NodeIPs: []string{"192.0.2.10"}, Prober: node.AlwaysSucceed{}, ResyncInterval: 200 * time.Millisecond,
+		NodeIPs: []string{"192.0.2.10"}, Prober: prober, ResyncInterval: 200 * time.Millisecond,
 		LeaseInterval: 200 * time.Millisecond,
 	})
 	if err != nil {
