@@ -112,6 +112,10 @@ type Config struct {
 	// changed (default 60 s); ResyncInterval how often each pod is looked at
 	// without a trigger (default 10 s).
 	LeaseInterval, StatusInterval, ResyncInterval time.Duration
+	// NetworkBackend is published in the Node's skiff.io/network-backend
+	// annotation (`get nodes -o wide` BACKEND) when Fabric is nil; a
+	// fabric's backend publishes its own name with its plan.
+	NetworkBackend string
 	// Events writes the pod events the agent records (Pulled, Started,
 	// Unhealthy, ...). Nil: the agent writes them through Client itself;
 	// agents hosted in one process may share one sink, which the caller runs.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/skiff-sh/skiff/core/api"
 	"github.com/skiff-sh/skiff/core/client"
+	"github.com/skiff-sh/skiff/sdk/network"
 )
 
 // agentVersion is reported as nodeInfo.kubeletVersion.
@@ -111,8 +112,12 @@ func (a *Agent) desiredNode(podCIDR string) *api.Node {
 	}
 	n := &api.Node{ObjectMeta: api.ObjectMeta{Name: a.cfg.NodeName, Labels: labels}}
 	n.Spec.PodCIDR, n.Spec.PodCIDRs = podCIDR, []string{podCIDR}
+	n.Annotations = map[string]string{}
 	if a.endpoint != "" {
-		n.Annotations = map[string]string{AnnotationAgentEndpoint: a.endpoint, AnnotationAgentCert: string(a.certPEM)}
+		n.Annotations[AnnotationAgentEndpoint], n.Annotations[AnnotationAgentCert] = a.endpoint, string(a.certPEM)
+	}
+	if a.cfg.Fabric == nil && a.cfg.NetworkBackend != "" {
+		n.Annotations[network.AnnotationBackend] = a.cfg.NetworkBackend
 	}
 	return n
 }

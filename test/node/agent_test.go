@@ -14,6 +14,7 @@ import (
 	"github.com/skiff-sh/skiff/core/client/clienttest"
 	"github.com/skiff-sh/skiff/core/node"
 	"github.com/skiff-sh/skiff/plugins/runtime/sim"
+	"github.com/skiff-sh/skiff/sdk/network"
 )
 
 var etcd *clienttest.Etcd
@@ -39,7 +40,7 @@ func startAgentProbing(t *testing.T, c *client.Client, name string, rt *sim.Runt
 	t.Helper()
 	a, err := node.New(node.Config{
 		NodeName: name, Client: c, Runtime: rt, NewNetwork: sim.NewNetwork, DataDir: dataDir,
-		NodeIPs: []string{"192.0.2.10"}, Prober: prober, ResyncInterval: 200 * time.Millisecond,
+		NodeIPs: []string{"192.0.2.10"}, Prober: prober, ResyncInterval: 200 * time.Millisecond, NetworkBackend: sim.Name,
 		LeaseInterval: 200 * time.Millisecond,
 	})
 	if err != nil {
@@ -108,7 +109,8 @@ func TestAgentRegistersNodeAndRunsPods(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n.Spec.PodCIDR != a.PodCIDR() || !api.IsNodeReady(n) || n.Labels[node.LabelHostname] != "n1" || n.Labels["kubernetes.io/os"] == "" {
+	if n.Spec.PodCIDR != a.PodCIDR() || !api.IsNodeReady(n) || n.Labels[node.LabelHostname] != "n1" || n.Labels["kubernetes.io/os"] == "" ||
+		n.Annotations[network.AnnotationBackend] != sim.Name {
 		t.Errorf("node = %+v", n)
 	}
 	if _, ok := n.Status.Capacity["cpu"]; !ok || n.Status.NodeInfo.ContainerRuntimeVersion != "sim://1" || n.Status.NodeInfo.KernelVersion == "" {

@@ -93,7 +93,7 @@ func runAgent(ctx context.Context, full *Config, clientCfg *client.Config) error
 		defer np.Close()
 		services.Proxy = np.Proxy()
 		if singleNode(full.Network) {
-			nc.NewNetwork = cfg.bridgeNetwork
+			nc.NewNetwork, nc.NetworkBackend = cfg.bridgeNetwork, bridge.Name
 		} else {
 			nc.Fabric = &node.FabricConfig{Plan: np.Plan, NewNetwork: cfg.plannedNetwork, StateDir: cfg.fabricDir(), ServiceCIDR: full.Services.CIDR}
 		}
@@ -107,7 +107,7 @@ func runAgent(ctx context.Context, full *Config, clientCfg *client.Config) error
 		defer crt.Close()
 		nc.Runtime = crt
 	case sim.Name:
-		nc.Runtime, nc.NewNetwork, nc.Prober = sim.New(), sim.NewNetwork, node.AlwaysSucceed{}
+		nc.Runtime, nc.NewNetwork, nc.Prober, nc.NetworkBackend = sim.New(), sim.NewNetwork, node.AlwaysSucceed{}, sim.Name
 		nc.Services = nil // simulated pods have no network to proxy or resolve in
 	default:
 		return fmt.Errorf("agent.runtime: %q is not a runtime: use containerd or sim", cfg.Runtime)
