@@ -26,9 +26,11 @@ type ServiceNetwork struct {
 	// NodePortRange is the NodePort range, "first-last" (default
 	// 30000-32767).
 	NodePortRange string `koanf:"nodePortRange"`
-	// AdvertiseAddress is the API server's IP in the `skiff` Service's
-	// Endpoints (default: the listen IP, or the host's first non-loopback
-	// IPv4 address when listening on all addresses).
+	// AdvertiseAddress is the IPv4 address published in the `skiff`
+	// Service's Endpoints, the one pods reach the API server at. Empty
+	// means the listen IP when it is a specific non-loopback address; a
+	// loopback or unspecified listen address then publishes no endpoints
+	// (with a warning), since no pod could use it.
 	AdvertiseAddress string `koanf:"advertiseAddress"`
 }
 
@@ -77,6 +79,9 @@ func newServiceAllocator(st store.Store, cfg ServiceNetwork) (*serviceAllocator,
 		return nil, fmt.Errorf("apiserver: services.nodePortRange: %q must be \"first-last\" within 1-65535, e.g. 30000-32767", cfg.NodePortRange)
 	}
 	a.portLo, a.portHi = int32(l), int32(h)
+	if err := CheckAdvertiseAddress(cfg.AdvertiseAddress); err != nil {
+		return nil, fmt.Errorf("apiserver: services.advertiseAddress: %w", err)
+	}
 	a.cmRes, _ = api.ResourceForKind("ConfigMap")
 	return a, nil
 }

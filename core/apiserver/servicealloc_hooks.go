@@ -4,12 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/netip"
 	"slices"
 	"time"
-
-	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/skiff-sh/skiff/core/api"
 	"github.com/skiff-sh/skiff/core/store"
@@ -235,72 +232,4 @@ func (a *serviceAllocator) repair(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// bootstrapServices repairs the allocations, then makes sure the `skiff`
-// Service in `default` holds the range's first address and that its
-// Endpoints point at this API server. A repair pass then runs every
-// three minutes until the server closes.
-func (s *Server) bootstrapServices(ctx context.Context) error {
-	if err := s.services.repair(ctx); err != nil {
-		return err
-	}
-	port := int32(s.listener.Addr().(*net.TCPAddr).Port)
-	svc := &api.Service{ObjectMeta: api.ObjectMeta{Name: "skiff", Namespace: "default", Labels: map[string]string{"component": "apiserver", "provider": "skiff"}},
-		Spec: api.ServiceSpec{ClusterIP: s.services.first.String(), Ports: []api.ServicePort{{Name: "https", Protocol: "TCP", Port: 443, TargetPort: intstr.FromInt32(port)}}}}
-	svcRes, _ := api.ResourceForKind("Service")
-	*svc.GetTypeMeta() = typeMetaOf(svcRes)
-	api.SetDefaults(svc)
-	if _, err := s.withServiceAllocations(ctx, svc, nil, s.store.Create); err != nil && !api.IsAlreadyExists(err) {
-		return fmt.Errorf("apiserver: create Service default/skiff: %w", err)
-	}
-	addr := s.cfg.Services.AdvertiseAddress
-	if addr == "" {
-		addr = advertiseAddress(s.listener.Addr().(*net.TCPAddr).IP)
-	}
-	epRes, _ := api.ResourceForKind("Endpoints")
-	ep := &api.Endpoints{ObjectMeta: api.ObjectMeta{Name: "skiff", Namespace: "default"},
-		Subsets: []api.EndpointSubset{{Addresses: []api.EndpointAddress{{IP: addr}}, Ports: []api.EndpointPort{{Name: "https", Port: port, Protocol: "TCP"}}}}}
-	*ep.GetTypeMeta() = typeMetaOf(epRes)
-	if _, err := s.store.Create(ctx, ep); api.IsAlreadyExists(err) {
-		_, err = s.store.GuaranteedUpdate(ctx, epRes, "default", "skiff", func(o api.Object) error {
-			o.(*api.Endpoints).Subsets = ep.Subsets
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("apiserver: update Endpoints default/skiff: %w", err)
-		}
-	} else if err != nil {
-		return fmt.Errorf("apiserver: create Endpoints default/skiff: %w", err)
-	}
-	go func() {
-		tick := time.NewTicker(3 * time.Minute)
-		defer tick.Stop()
-		for {
-			select {
-			case <-s.ctx.Done():
-				return
-			case <-tick.C:
-				if err := s.services.repair(s.ctx); err != nil && s.ctx.Err() == nil {
-					slog.Warn("apiserver: service allocation repair failed", "err", err)
-				}
-			}
-		}
-	}()
-	return nil
-}
-
-// advertiseAddress is the listen IP, or the host's first non-loopback IPv4
-// address when listening on all of them.
-func advertiseAddress(listen net.IP) string {
-	if listen != nil && !listen.IsUnspecified() {
-		return listen.String()
-	}
-	addrs, _ := net.InterfaceAddrs()
-	for _, a := range addrs {
-		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() && !n.IP.IsLinkLocalUnicast() {
-			return n.IP.String()
-		}
-	}
-	return "127.0.0.1"
 }

@@ -15,15 +15,20 @@ import (
 	"github.com/knadh/koanf/providers/posflag"
 	"github.com/knadh/koanf/v2"
 	"github.com/spf13/pflag"
+
+	"github.com/skiff-sh/skiff/core/apiserver"
 )
 
 // Config is skiffd's configuration. conf/skiffd.yaml documents every key;
 // keys are kebab-case, nested with dots.
 type Config struct {
-	DataDir string      `koanf:"data-dir"`
-	Listen  string      `koanf:"listen"`
-	Store   StoreConfig `koanf:"store"`
-	API     APIConfig   `koanf:"api"`
+	DataDir string `koanf:"data-dir"`
+	Listen  string `koanf:"listen"`
+	// AdvertiseAddress is the IP pods reach the API server at, published
+	// in the `skiff` Service's Endpoints; empty derives it (advertiseAddress).
+	AdvertiseAddress string      `koanf:"advertise-address"`
+	Store            StoreConfig `koanf:"store"`
+	API              APIConfig   `koanf:"api"`
 	// Scheduler and Plugins are documented in plugins_config.go.
 	Scheduler SchedulerConfig `koanf:"scheduler"`
 	Plugins   PluginsConfig   `koanf:"plugins"`
@@ -164,6 +169,9 @@ func (c *Config) validate() error {
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		return fmt.Errorf("listen: %q is not HOST:PORT (e.g. 127.0.0.1:6443): %v", c.Listen, err)
 	}
+	if err := apiserver.CheckAdvertiseAddress(c.AdvertiseAddress); err != nil {
+		return fmt.Errorf("advertise-address: %w", err)
+	}
 	for i, ep := range c.Store.Endpoints {
 		if !strings.Contains(ep, "://") {
 			return fmt.Errorf("store.endpoints[%d]: %q needs a scheme, e.g. http://127.0.0.1:2379", i, ep)
@@ -193,4 +201,42 @@ func (c *Config) validate() error {
 		return err
 	}
 	return c.LeaderElection.validate()
+}
+
+// advertiseAddress is the IP the API server publishes for pods: the
+// configured one, else, when listening on all addresses, the address
+// routeIP finds. Otherwise it is "" and the API server decides from the
+// socket it bound: a specific IP is published as is, loopback (which no
+// pod can reach) publishes nothing and logs how to fix it.
+func (c *Config) advertiseAddress(routeIP func() (net.IP, bool)) string {
+	if c.AdvertiseAddress != "" {
+		return c.AdvertiseAddress
+	}
+	host, _, _ := net.SplitHostPort(c.Listen)
+	if ip := net.ParseIP(host); host != "" && (ip == nil || !ip.IsUnspecified()) {
+		return ""
+	}
+	if ip, ok := routeIP(); ok {
+		return ip.String()
+	}
+	return ""
+}
+
+// defaultRouteIP is the address the kernel would send from on the default
+// route (the agent's default node IP, found the same way; a UDP "dial"
+// sends nothing), else the first global unicast IPv4 address.
+func defaultRouteIP() (net.IP, bool) {
+	if conn, err := net.Dial("udp4", "192.0.2.1:9"); err == nil {
+		defer conn.Close()
+		if ip := conn.LocalAddr().(*net.UDPAddr).IP; !ip.IsLoopback() {
+			return ip, true
+		}
+	}
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && n.IP.IsGlobalUnicast() {
+			return n.IP, true
+		}
+	}
+	return nil, false
 }

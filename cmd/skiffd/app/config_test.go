@@ -1,11 +1,14 @@
 package app
 
 import (
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/skiff-sh/skiff/core/apiserver"
 )
 
 func writeConfig(t *testing.T, body string) string {
@@ -90,5 +93,66 @@ func TestConfigRejectsBadInput(t *testing.T) {
 				t.Fatalf("want an error naming %q, got %v", tc.want, err)
 			}
 		})
+	}
+}
+
+func TestAdvertiseAddressKey(t *testing.T) {
+	cfg := parseFlags(t, "--config", writeConfig(t, "advertise-address: 192.0.2.10\n"))
+	if cfg.AdvertiseAddress != "192.0.2.10" {
+		t.Fatalf("file: %q", cfg.AdvertiseAddress)
+	}
+	for _, bad := range []string{"api.example.com", "192.0.2.10:6443", "127.0.0.1", "0.0.0.0", "2001:db8::1"} {
+		cmd := newServerCommand()
+		_, err := loadConfig(writeConfig(t, "advertise-address: \""+bad+"\"\n"), cmd.Flags())
+		if err == nil || !strings.HasPrefix(err.Error(), "advertise-address: ") || !strings.Contains(err.Error(), bad) {
+			t.Errorf("%q: want an error naming advertise-address and the value, got %v", bad, err)
+		}
+	}
+	t.Setenv("SKIFF_ADVERTISE_ADDRESS", "192.0.2.11")
+	if cfg = parseFlags(t); cfg.AdvertiseAddress != "192.0.2.11" {
+		t.Fatalf("env: %q", cfg.AdvertiseAddress)
+	}
+	if cfg = parseFlags(t, "--advertise-address", "192.0.2.12"); cfg.AdvertiseAddress != "192.0.2.12" {
+		t.Fatalf("flag: %q", cfg.AdvertiseAddress)
+	}
+}
+
+func TestAdvertiseAddressChoice(t *testing.T) {
+	route := func() (net.IP, bool) { return net.ParseIP("10.1.2.3"), true }
+	noRoute := func() (net.IP, bool) { return nil, false }
+	for name, tc := range map[string]struct {
+		listen, configured string
+		routeIP            func() (net.IP, bool)
+		want               string
+	}{
+		"configured wins":              {"0.0.0.0:6443", "192.0.2.10", route, "192.0.2.10"},
+		"configured over loopback":     {"127.0.0.1:6443", "192.0.2.10", route, "192.0.2.10"},
+		"all IPv4 addresses":           {"0.0.0.0:6443", "", route, "10.1.2.3"},
+		"all IPv6 addresses":           {"[::]:6443", "", route, "10.1.2.3"},
+		"empty host":                   {":6443", "", route, "10.1.2.3"},
+		"all addresses, no route":      {"0.0.0.0:6443", "", noRoute, ""},
+		"specific: the API server's":   {"10.9.9.9:6443", "", route, ""},
+		"loopback: the API server's":   {"127.0.0.1:6443", "", route, ""},
+		"hostname: the bound socket's": {"localhost:6443", "", route, ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := &Config{Listen: tc.listen, AdvertiseAddress: tc.configured}
+			if got := c.advertiseAddress(tc.routeIP); got != tc.want {
+				t.Fatalf("listen %q, advertise-address %q: got %q, want %q", tc.listen, tc.configured, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestDefaultRouteIP(t *testing.T) {
+	ip, ok := defaultRouteIP()
+	if !ok {
+		t.Skip("this host has no non-loopback IPv4 address")
+	}
+	if ip.To4() == nil || ip.IsLoopback() || ip.IsUnspecified() {
+		t.Fatalf("defaultRouteIP: %s is not a reachable IPv4 address", ip)
+	}
+	if err := apiserver.CheckAdvertiseAddress(ip.String()); err != nil {
+		t.Fatalf("the derived address must pass the key's own check: %v", err)
 	}
 }

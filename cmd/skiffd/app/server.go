@@ -42,6 +42,7 @@ DATA_DIR, and writes the client config to DATA_DIR/admin.conf (and to
 	def := defaultConfig()
 	f.String("data-dir", def.DataDir, "directory for etcd data, certificates and tokens")
 	f.String("listen", def.Listen, "HOST:PORT the API server listens on")
+	f.String("advertise-address", def.AdvertiseAddress, "IPv4 address pods reach the API server at (default: the listen IP, or the default route's address when listening on all addresses)")
 	f.Bool("agent", def.Agent.Enabled, "run the local node agent (agent.enabled)")
 	return cmd
 }
@@ -57,6 +58,8 @@ func runServer(ctx context.Context, cfg *Config, src configSource) error {
 	defer closeEtcd()
 	st := store.NewEtcd(etcd, cfg.Store.Prefix)
 
+	services := cfg.Services.network()
+	services.AdvertiseAddress = cfg.advertiseAddress(defaultRouteIP)
 	pluginStatus := &pluginStatusHandler{}
 	srv, err := apiserver.New(apiserver.Config{
 		Store:     st,
@@ -68,7 +71,7 @@ func runServer(ctx context.Context, cfg *Config, src configSource) error {
 		// skiff-system holds the cluster's own objects; node heartbeats
 		// (Leases) live in skiff-node-lease, as kube-node-lease in Kubernetes.
 		BootstrapNamespaces: []string{"default", "skiff-system", "skiff-node-lease"},
-		Services:            cfg.Services.network(),
+		Services:            services,
 	})
 	if err != nil {
 		return err
