@@ -70,6 +70,15 @@ func NewInformer(c *client.Client, res *api.Resource, log *slog.Logger) *Informe
 	return inf
 }
 
+// NewFilteredInformer is NewInformer limited to namespace ("" for all) and
+// the selectors of opts, for a component that needs a small slice of a big
+// collection (a node's view of the subnet leases, not every ConfigMap).
+func NewFilteredInformer(c *client.Client, res *api.Resource, namespace string, opts client.ListWatchOptions, log *slog.Logger) *Informer {
+	inf := NewInformer(c, res, log)
+	inf.lw = client.NewListWatch(c, res, namespace, opts, inf)
+	return inf
+}
+
 // Resource is the resource the informer watches.
 func (i *Informer) Resource() *api.Resource { return i.res }
 

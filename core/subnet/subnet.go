@@ -192,6 +192,16 @@ func (a *Allocator) claim(ctx context.Context, node string, s *net.IPNet) (bool,
 	}
 }
 
+// Holder returns the node and subnet a lease ConfigMap records; ok is false
+// for a ConfigMap that is not a lease.
+func Holder(cm *api.ConfigMap) (node, subnet string, ok bool) {
+	if cm.Namespace != Namespace || cm.Labels[LabelLease] == "" {
+		return "", "", false
+	}
+	node, subnet = cm.Data[keyNode], cm.Data[keySubnet]
+	return node, subnet, node != "" && subnet != ""
+}
+
 func (a *Allocator) leases(ctx context.Context) ([]*api.ConfigMap, error) {
 	list, err := client.List[*api.ConfigMap](ctx, a.cfg.Client, Namespace, client.ListOptions{LabelSelector: LabelLease})
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/skiff-sh/skiff/core/api"
 	"github.com/skiff-sh/skiff/core/client"
 	"github.com/skiff-sh/skiff/core/reconcile"
+	"github.com/skiff-sh/skiff/core/subnet"
 	"github.com/skiff-sh/skiff/sdk/network"
 )
 
@@ -39,9 +40,17 @@ func NodeInfoOf(n *api.Node) network.NodeInfo {
 // whenever a peer joins, changes its address, subnet or VTEP MAC, or
 // leaves. Only the latest set is kept for a slow reader. The channel closes
 // when ctx ends; the caller starts the factory.
+//
+// A Node whose pod subnet is leased to another node is left out: a node
+// that was down past the lease grace keeps its old spec.podCIDR on its Node
+// object while a new node holds the subnet, and routing it to both would
+// send the new node's pods to the dead one.
 func WatchPeers(ctx context.Context, informers *reconcile.SharedInformerFactory, self string) <-chan []network.NodeInfo {
 	inf := reconcile.InformerFor[*api.Node](informers)
 	lister := reconcile.NewLister[*api.Node](inf)
+	leases := reconcile.NewFilteredInformer(informers.Client(), client.ResourceOf[*api.ConfigMap](), subnet.Namespace,
+		client.ListWatchOptions{LabelSelector: subnet.LabelLease}, nil)
+	leaseLister := reconcile.NewLister[*api.ConfigMap](leases)
 	kick := make(chan struct{}, 1)
 	poke := func() {
 		select {
@@ -49,25 +58,39 @@ func WatchPeers(ctx context.Context, informers *reconcile.SharedInformerFactory,
 		default:
 		}
 	}
-	inf.AddHandler(reconcile.HandlerFuncs{
+	handler := reconcile.HandlerFuncs{
 		AddFunc:    func(api.Object) { poke() },
 		UpdateFunc: func(api.Object, api.Object) { poke() },
 		DeleteFunc: func(api.Object) { poke() },
-	})
+	}
+	inf.AddHandler(handler)
+	leases.AddHandler(handler)
+	go leases.Run(ctx)
 	out := make(chan []network.NodeInfo, 1)
 	go func() {
 		defer close(out)
-		if !inf.WaitForSync(ctx) {
+		if !inf.WaitForSync(ctx) || !leases.WaitForSync(ctx) {
 			return
 		}
 		var last []network.NodeInfo
 		sent := false
 		for {
+			holders := map[string]string{} // subnet -> node
+			for _, cm := range leaseLister.List(subnet.Namespace, nil) {
+				if node, sub, ok := subnet.Holder(cm); ok {
+					holders[sub] = node
+				}
+			}
 			var peers []network.NodeInfo
 			for _, n := range lister.List("", nil) {
-				if n.Name != self {
-					peers = append(peers, NodeInfoOf(n))
+				if n.Name == self {
+					continue
 				}
+				info := NodeInfoOf(n)
+				if holder, leased := holders[info.PodCIDR]; leased && holder != n.Name {
+					continue
+				}
+				peers = append(peers, info)
 			}
 			slices.SortFunc(peers, func(a, b network.NodeInfo) int { return strings.Compare(a.Name, b.Name) })
 			if !sent || !slices.Equal(peers, last) {

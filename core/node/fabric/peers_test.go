@@ -11,6 +11,7 @@ import (
 	"github.com/skiff-sh/skiff/core/client/clienttest"
 	"github.com/skiff-sh/skiff/core/node/fabric"
 	"github.com/skiff-sh/skiff/core/reconcile"
+	"github.com/skiff-sh/skiff/core/subnet"
 	"github.com/skiff-sh/skiff/sdk/network"
 )
 
@@ -118,5 +119,47 @@ func TestWatchPeersAndRun(t *testing.T) {
 	want = `[{"name":"b","ip":"172.31.0.12","podCIDR":"10.244.2.0/24","vtepMAC":"0e:73:ac:1f:00:0c"}]`
 	if got := next(t, peers); got != want {
 		t.Errorf("after c left: %s, want %s", got, want)
+	}
+}
+
+// A node that was down past its lease keeps its old spec.podCIDR; once the
+// subnet is leased to another node, only the holder is routed to it.
+func TestWatchPeersSkipsStaleSubnetClaims(t *testing.T) {
+	srv := etcd.NewServer(t)
+	c := srv.Client
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	alloc, err := subnet.New(subnet.Config{Client: c, ClusterCIDR: "10.244.0.0/16"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []*api.Node{apiNode("old", "172.31.0.2", "10.244.5.0/24"), apiNode("new", "172.31.0.3", "10.244.5.0/24")} {
+		if _, err := client.Create(ctx, c, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := alloc.Acquire(ctx, "old", "10.244.5.0/24"); err != nil {
+		t.Fatal(err)
+	}
+	informers := reconcile.NewSharedInformerFactory(c, nil)
+	peers := fabric.WatchPeers(ctx, informers, "self")
+	informers.Start(ctx)
+	want := `[{"name":"old","ip":"172.31.0.2","podCIDR":"10.244.5.0/24"}]`
+	if got := next(t, peers); got != want {
+		t.Fatalf("while old holds the lease: %s, want %s", got, want)
+	}
+	// The lease moves to new (reclaimed, then acquired).
+	if err := client.Delete[*api.ConfigMap](ctx, c, subnet.Namespace, "podcidr-10-244-5-0-24", client.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alloc.Acquire(ctx, "new", "10.244.5.0/24"); err != nil {
+		t.Fatal(err)
+	}
+	want = `[{"name":"new","ip":"172.31.0.3","podCIDR":"10.244.5.0/24"}]`
+	deadline := time.Now().Add(10 * time.Second)
+	for got := next(t, peers); got != want; got = next(t, peers) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after the lease moved: %s, want %s", got, want)
+		}
 	}
 }
