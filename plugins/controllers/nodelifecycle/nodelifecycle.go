@@ -26,14 +26,16 @@ const LeaseNamespace = "skiff-node-lease"
 
 // Controller reconciles Nodes, keyed by node name.
 type Controller struct {
-	client   *client.Client
-	nodes    reconcile.Lister[*api.Node]
-	leases   reconcile.Lister[*api.Lease]
-	pods     reconcile.Lister[*api.Pod]
-	recorder reconcile.Recorder
-	clock    reconcile.Clock
-	log      *slog.Logger
-	cfg      Config
+	client *client.Client
+	nodes  reconcile.Lister[*api.Node]
+	leases reconcile.Lister[*api.Lease]
+	pods   reconcile.Lister[*api.Pod]
+	// endpoints finds the skiff-dns Endpoints (dns.go).
+	endpoints reconcile.Lister[*api.Endpoints]
+	recorder  reconcile.Recorder
+	clock     reconcile.Clock
+	log       *slog.Logger
+	cfg       Config
 
 	nsReady atomic.Bool
 
@@ -81,6 +83,13 @@ func (c *Controller) Reconcile(ctx context.Context, key string) (reconcile.Resul
 		return reconcile.Result{}, err
 	}
 	evictErr := c.evictPods(ctx, node, now, next)
+	if at, ok := c.dnsStaleAt(node); ok && c.hasDNSAddress(node.Name) {
+		if now.Before(at) {
+			next.at(at)
+		} else if err := c.removeDNSAddress(ctx, node.Name, "NodeUnreachable"); err != nil {
+			evictErr = errors.Join(evictErr, err)
+		}
+	}
 	return reconcile.Result{RequeueAfter: next.after(now)}, evictErr
 }
 
@@ -116,15 +125,16 @@ func (c *Controller) observe(node *api.Node, now time.Time) probe {
 	return *p
 }
 
-// nodeGone force-deletes the pods bound to a deleted node: nothing will
-// ever stop them. The cache may merely lag (a pod bound to a node this
-// informer has not seen yet), so the API server has the last word.
+// nodeGone force-deletes the pods bound to a deleted node, nothing will
+// ever stop them, and removes its cluster DNS address. The cache may
+// merely lag (a pod or address of a node this informer has not seen yet),
+// so the API server has the last word.
 func (c *Controller) nodeGone(ctx context.Context, name string) error {
 	c.mu.Lock()
 	delete(c.probes, name)
 	c.mu.Unlock()
 	pods := c.pods.ByIndex(reconcile.IndexNodeName, name)
-	if len(pods) == 0 {
+	if len(pods) == 0 && !c.hasDNSAddress(name) {
 		return nil
 	}
 	_, err := client.Get[*api.Node](ctx, c.client, "", name)
@@ -132,9 +142,9 @@ func (c *Controller) nodeGone(ctx context.Context, name string) error {
 	case err == nil:
 		return nil // the node informer will bring it
 	case !api.IsNotFound(err):
-		return fmt.Errorf("node %q: check before deleting its pods: %w", name, err)
+		return fmt.Errorf("node %q: check before deleting its pods and DNS address: %w", name, err)
 	}
-	return c.forceDeletePods(ctx, name, pods)
+	return errors.Join(c.forceDeletePods(ctx, name, pods), c.removeDNSAddress(ctx, name, "NodeDeleted"))
 }
 
 // podDeleted forgets an evicted pod once it is gone.

@@ -78,17 +78,19 @@ func New(h *reconcile.Handle, cfg Config) (*reconcile.Controller, error) {
 	nodeInf := reconcile.InformerFor[*api.Node](h.Informers)
 	leaseInf := reconcile.InformerFor[*api.Lease](h.Informers)
 	podInf := reconcile.InformerFor[*api.Pod](h.Informers)
+	endpointsInf := reconcile.InformerFor[*api.Endpoints](h.Informers)
 	c := &Controller{
-		client:   h.Client,
-		nodes:    reconcile.NewLister[*api.Node](nodeInf),
-		leases:   reconcile.NewLister[*api.Lease](leaseInf),
-		pods:     reconcile.NewLister[*api.Pod](podInf),
-		recorder: h.Recorder,
-		clock:    h.Clock,
-		log:      h.Logger,
-		cfg:      cfg,
-		probes:   map[string]*probe{},
-		evicted:  map[string]time.Time{},
+		client:    h.Client,
+		nodes:     reconcile.NewLister[*api.Node](nodeInf),
+		leases:    reconcile.NewLister[*api.Lease](leaseInf),
+		pods:      reconcile.NewLister[*api.Pod](podInf),
+		endpoints: reconcile.NewLister[*api.Endpoints](endpointsInf),
+		recorder:  h.Recorder,
+		clock:     h.Clock,
+		log:       h.Logger,
+		cfg:       cfg,
+		probes:    map[string]*probe{},
+		evicted:   map[string]time.Time{},
 	}
 	ctrl := reconcile.NewController(Name, c, h.Clock, h.Logger)
 	ctrl.Watch(nodeInf, reconcile.KeyOfObject)
@@ -111,6 +113,7 @@ func New(h *reconcile.Handle, cfg Config) (*reconcile.Controller, error) {
 		return []string{name}
 	})
 	ctrl.WatchHandler(podInf, reconcile.HandlerFuncs{DeleteFunc: c.podDeleted})
+	ctrl.Watch(endpointsInf, c.dnsKeys)
 	return ctrl, nil
 }
 
