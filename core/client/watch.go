@@ -26,16 +26,17 @@ type WatchOptions struct {
 	AllowBookmarks bool
 }
 
-// EventType is the type of a watch event. The values match the store's;
-// the client keeps its own type so its users do not link the etcd client.
-type EventType string
+// EventType is the type of a watch event, shared with the store and the
+// API server (api.WatchEventType); the names below are api's WatchAdded
+// and the rest, for the client's users.
+type EventType = api.WatchEventType
 
 const (
-	Added    EventType = "ADDED"
-	Modified EventType = "MODIFIED"
-	Deleted  EventType = "DELETED"
-	Bookmark EventType = "BOOKMARK"
-	Error    EventType = "ERROR"
+	Added    = api.WatchAdded
+	Modified = api.WatchModified
+	Deleted  = api.WatchDeleted
+	Bookmark = api.WatchBookmark
+	Error    = api.WatchError
 )
 
 // Event is one watch event. Object is set for every type but ERROR, which

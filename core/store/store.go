@@ -88,15 +88,17 @@ type DeleteOptions struct {
 	AddFinalizers []string
 }
 
-// EventType is the type of a watch event.
-type EventType string
+// EventType is the type of a watch event, shared with the API server and
+// the client (api.WatchEventType); the names below are api's WatchAdded
+// and the rest, for the store's users.
+type EventType = api.WatchEventType
 
 const (
-	Added    EventType = "ADDED"
-	Modified EventType = "MODIFIED"
-	Deleted  EventType = "DELETED"
-	Bookmark EventType = "BOOKMARK"
-	Error    EventType = "ERROR"
+	Added    = api.WatchAdded
+	Modified = api.WatchModified
+	Deleted  = api.WatchDeleted
+	Bookmark = api.WatchBookmark
+	Error    = api.WatchError
 )
 
 // Event is one change seen by a watch. For Deleted, Object is the last state
