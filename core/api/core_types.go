@@ -108,6 +108,45 @@ type PodSpec struct {
 	PriorityClassName             string                     `json:"priorityClassName,omitempty"`
 	Priority                      *int32                     `json:"priority,omitempty"`
 	TopologySpreadConstraints     []TopologySpreadConstraint `json:"topologySpreadConstraints,omitempty"`
+	SecurityContext               *PodSecurityContext        `json:"securityContext,omitempty"`
+}
+
+// PodSecurityContext holds the identity every container of the pod runs
+// with unless its own SecurityContext says otherwise. Kubernetes' SELinux,
+// seccomp, AppArmor, sysctl and Windows fields are refused by name when
+// decoding (see unsupportedFields): skiff does not apply them.
+type PodSecurityContext struct {
+	RunAsUser    *int64 `json:"runAsUser,omitempty"`
+	RunAsGroup   *int64 `json:"runAsGroup,omitempty"`
+	RunAsNonRoot *bool  `json:"runAsNonRoot,omitempty"`
+	// SupplementalGroups are added to every container's process groups.
+	SupplementalGroups []int64 `json:"supplementalGroups,omitempty"`
+	// FSGroup is a supplemental group of every container, and owns (g+rwX,
+	// setgid) the pod's emptyDir volumes.
+	FSGroup *int64 `json:"fsGroup,omitempty"`
+	// FSGroupChangePolicy is Always (default: re-own the whole volume
+	// before each container starts) or OnRootMismatch (only when the
+	// volume's top directory is not owned yet).
+	FSGroupChangePolicy string `json:"fsGroupChangePolicy,omitempty"`
+}
+
+// SecurityContext is a container's security settings; set fields override
+// the pod's.
+type SecurityContext struct {
+	Capabilities             *Capabilities `json:"capabilities,omitempty"`
+	Privileged               *bool         `json:"privileged,omitempty"`
+	RunAsUser                *int64        `json:"runAsUser,omitempty"`
+	RunAsGroup               *int64        `json:"runAsGroup,omitempty"`
+	RunAsNonRoot             *bool         `json:"runAsNonRoot,omitempty"`
+	ReadOnlyRootFilesystem   *bool         `json:"readOnlyRootFilesystem,omitempty"`
+	AllowPrivilegeEscalation *bool         `json:"allowPrivilegeEscalation,omitempty"`
+}
+
+// Capabilities are added to and dropped from the runtime's default set.
+// Names are Linux capabilities with or without the CAP_ prefix, or ALL.
+type Capabilities struct {
+	Add  []string `json:"add,omitempty"`
+	Drop []string `json:"drop,omitempty"`
 }
 
 type Container struct {
@@ -117,6 +156,7 @@ type Container struct {
 	Args            []string             `json:"args,omitempty"`
 	WorkingDir      string               `json:"workingDir,omitempty"`
 	Ports           []ContainerPort      `json:"ports,omitempty"`
+	EnvFrom         []EnvFromSource      `json:"envFrom,omitempty"`
 	Env             []EnvVar             `json:"env,omitempty"`
 	Resources       ResourceRequirements `json:"resources,omitzero"`
 	VolumeMounts    []VolumeMount        `json:"volumeMounts,omitempty"`
@@ -126,6 +166,7 @@ type Container struct {
 	ImagePullPolicy string               `json:"imagePullPolicy,omitempty"` // Always, IfNotPresent, Never
 	Stdin           bool                 `json:"stdin,omitempty"`
 	TTY             bool                 `json:"tty,omitempty"`
+	SecurityContext *SecurityContext     `json:"securityContext,omitempty"`
 }
 
 type ContainerPort struct {
@@ -139,6 +180,29 @@ type EnvVar struct {
 	Name      string        `json:"name"`
 	Value     string        `json:"value,omitempty"`
 	ValueFrom *EnvVarSource `json:"valueFrom,omitempty"`
+}
+
+// EnvFromSource sets a variable for every key of a ConfigMap or Secret
+// (exactly one), each name prefixed with Prefix. Keys that are not valid
+// variable names are skipped; variables in env win over these.
+type EnvFromSource struct {
+	Prefix       string              `json:"prefix,omitempty"`
+	ConfigMapRef *ConfigMapEnvSource `json:"configMapRef,omitempty"`
+	SecretRef    *SecretEnvSource    `json:"secretRef,omitempty"`
+}
+
+// ConfigMapEnvSource names a ConfigMap in the pod's namespace; a missing
+// one fails the container unless Optional.
+type ConfigMapEnvSource struct {
+	Name     string `json:"name"`
+	Optional *bool  `json:"optional,omitempty"`
+}
+
+// SecretEnvSource names a Secret in the pod's namespace; a missing one
+// fails the container unless Optional.
+type SecretEnvSource struct {
+	Name     string `json:"name"`
+	Optional *bool  `json:"optional,omitempty"`
 }
 
 type EnvVarSource struct {

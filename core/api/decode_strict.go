@@ -222,6 +222,10 @@ func (c *strictChecker) checkStruct(v any, t reflect.Type, path string) {
 			child = path + "." + k
 		}
 		ft, known := fields.types[k]
+		if why, ok := unsupportedField(t, k); !known && ok {
+			c.problems = append(c.problems, fmt.Sprintf("field %q is not supported by skiff: %s", child, why))
+			continue
+		}
 		if !known {
 			msg := fmt.Sprintf("unknown field %q", child)
 			if s := suggest(k, fields.names); s != "" {

@@ -32,6 +32,7 @@ func validatePodSpec(spec *PodSpec, p *field.Path) field.ErrorList {
 	for i := range spec.Containers {
 		errs = append(errs, validateContainer(&spec.Containers[i], volumes, names, p.Child("containers").Index(i), false)...)
 	}
+	errs = append(errs, validatePodSecurityContext(spec.SecurityContext, p.Child("securityContext"))...)
 	if spec.RestartPolicy != "" {
 		errs = append(errs, oneOf(spec.RestartPolicy, p.Child("restartPolicy"), restartPolicies...)...)
 	}
@@ -159,6 +160,8 @@ func validateContainer(c *Container, volumes, names sets.Set[string], p *field.P
 			}
 		}
 	}
+	errs = append(errs, validateEnvFrom(c.EnvFrom, p.Child("envFrom"))...)
+	errs = append(errs, validateSecurityContext(c.SecurityContext, p.Child("securityContext"))...)
 	errs = append(errs, validateResources(&c.Resources, p.Child("resources"))...)
 	mountPaths := sets.New[string]()
 	for i, m := range c.VolumeMounts {
