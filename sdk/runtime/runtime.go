@@ -80,6 +80,10 @@ type ContainerSpec struct {
 	// Attempt counts the container's restarts from 0; each attempt is a new
 	// container with its own log.
 	Attempt int `json:"attempt"`
+	// Security is the container's effective security settings, the pod's
+	// and the container's already merged; the zero value is the runtime's
+	// defaults.
+	Security SecurityContext `json:"security,omitzero"`
 }
 
 // State of a container attempt.
@@ -125,6 +129,10 @@ type Image struct {
 	Ref string `json:"ref"`
 	// ID is the digest of the image's manifest or index.
 	ID string `json:"id"`
+	// User is the image config's USER as written (user, uid, user:group
+	// or uid:gid); empty runs as root. The agent checks runAsNonRoot
+	// against it.
+	User string `json:"user,omitempty"`
 }
 
 // ErrImageNeverPull is returned by EnsureImage for a missing image whose

@@ -1,0 +1,64 @@
+package runtime
+
+import (
+	"errors"
+	"testing"
+)
+
+func id(v int64) *int64 { return &v }
+
+func TestCheckRunAsNonRoot(t *testing.T) {
+	tests := []struct {
+		name      string
+		sc        SecurityContext
+		imageUser string
+		want      string // "" allows
+	}{
+		{name: "not asked", sc: SecurityContext{}, imageUser: ""},
+		{name: "explicit non-root", sc: SecurityContext{RunAsNonRoot: true, RunAsUser: id(1000)}, imageUser: "root"},
+		{name: "explicit root", sc: SecurityContext{RunAsNonRoot: true, RunAsUser: id(0)}, imageUser: "1000",
+			want: "container's runAsUser breaks non-root policy"},
+		{name: "image without USER", sc: SecurityContext{RunAsNonRoot: true},
+			want: "container has runAsNonRoot and image will run as root"},
+		{name: "image uid 0 with group", sc: SecurityContext{RunAsNonRoot: true}, imageUser: "0:1000",
+			want: "container has runAsNonRoot and image will run as root"},
+		{name: "image numeric user", sc: SecurityContext{RunAsNonRoot: true}, imageUser: "65534:65534"},
+		{name: "image named user", sc: SecurityContext{RunAsNonRoot: true}, imageUser: "nobody",
+			want: "container has runAsNonRoot and image has non-numeric user (nobody), cannot verify user is non-root"},
+		{name: "named user, runAsGroup does not help", sc: SecurityContext{RunAsNonRoot: true, RunAsGroup: id(5)}, imageUser: "app:app",
+			want: "container has runAsNonRoot and image has non-numeric user (app), cannot verify user is non-root"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := CheckRunAsNonRoot(tt.sc, tt.imageUser)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tt.want != "" && (err == nil || err.Error() != tt.want):
+				t.Fatalf("err = %v, want %q", err, tt.want)
+			case err != nil && !errors.Is(err, ErrRunAsNonRoot):
+				t.Fatalf("err %v is not ErrRunAsNonRoot", err)
+			}
+		})
+	}
+}
+
+func TestUserString(t *testing.T) {
+	tests := []struct {
+		sc        SecurityContext
+		imageUser string
+		want      string
+	}{
+		{SecurityContext{}, "", ""},
+		{SecurityContext{}, "nobody:nogroup", "nobody:nogroup"},
+		{SecurityContext{RunAsUser: id(1000)}, "nobody:nogroup", "1000"},
+		{SecurityContext{RunAsUser: id(1000), RunAsGroup: id(3000)}, "", "1000:3000"},
+		{SecurityContext{RunAsGroup: id(3000)}, "nobody:nogroup", "nobody:3000"},
+		{SecurityContext{RunAsGroup: id(3000)}, "", "0:3000"},
+	}
+	for _, tt := range tests {
+		if got := tt.sc.UserString(tt.imageUser); got != tt.want {
+			t.Errorf("%+v.UserString(%q) = %q, want %q", tt.sc, tt.imageUser, got, tt.want)
+		}
+	}
+}
