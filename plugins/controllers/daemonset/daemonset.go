@@ -9,8 +9,6 @@ package daemonset
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 
 	"github.com/skiff-sh/skiff/core/api"
@@ -61,22 +59,9 @@ func (c *Controller) Reconcile(ctx context.Context, key string) (reconcile.Resul
 		manageErr = c.apply(ctx, ds, plan, hash)
 	}
 	next := internal.Requeue(satisfied, pods, ds.Spec.MinReadySeconds, now)
-	if statusChanged(&ds.Status, &status) {
-		wait, err := c.status.Write(key, isFinal(ds, &status), func() error {
-			updated := *ds // shallow: only Status changes, and it is replaced
-			updated.Status = status
-			_, err := client.UpdateStatus(ctx, c.client, &updated)
-			return err
-		})
-		if err != nil {
-			return reconcile.Result{}, errors.Join(manageErr, claimErr, fmt.Errorf("daemonset %q: update status: %w", key, err))
-		}
-		next = internal.MinPositive(next, wait)
-	}
-	if err := errors.Join(manageErr, claimErr); err != nil {
-		return reconcile.Result{}, err
-	}
-	return reconcile.Result{RequeueAfter: next}, nil
+	updated := *ds // shallow: only Status changes, and it is replaced
+	updated.Status = status
+	return internal.FinishReconcile(ctx, c.client, c.status, &updated, statusChanged(&ds.Status, &status), isFinal(ds, &status), next, manageErr, claimErr)
 }
 
 // isFinal reports whether a status is worth writing at once: the spec

@@ -7,7 +7,6 @@ package job
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"reflect"
@@ -68,17 +67,12 @@ func (c *Controller) Reconcile(ctx context.Context, key string) (reconcile.Resul
 	if plan.Event != nil {
 		c.recorder.Event(job, plan.Event.Type, plan.Event.Reason, plan.Event.Message)
 	}
-	if !reflect.DeepEqual(job.Status, plan.Status) {
-		updated := *job
-		updated.Status = plan.Status
-		if _, err := client.UpdateStatus(ctx, c.client, &updated); err != nil && !api.IsNotFound(err) {
-			return reconcile.Result{}, errors.Join(manageErr, claimErr, fmt.Errorf("job %q: update status: %w", key, err))
-		}
+	updated := *job // shallow: only Status changes, and it is replaced
+	updated.Status = plan.Status
+	res, err := internal.FinishReconcile(ctx, c.client, nil, &updated, !reflect.DeepEqual(job.Status, plan.Status), true, plan.RequeueAfter, manageErr, claimErr)
+	if err != nil {
+		return res, err
 	}
-	if err := errors.Join(manageErr, claimErr); err != nil {
-		return reconcile.Result{}, err
-	}
-	res := reconcile.Result{RequeueAfter: plan.RequeueAfter}
 	if ttl := job.Spec.TTLSecondsAfterFinished; ttl != nil {
 		if _, done := IsFinished(&api.Job{Status: plan.Status}); done {
 			finished, err := FinishTime(&api.Job{ObjectMeta: job.ObjectMeta, Status: plan.Status})

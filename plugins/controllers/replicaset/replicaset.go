@@ -4,8 +4,6 @@ package replicaset
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 
 	"github.com/skiff-sh/skiff/core/api"
@@ -66,22 +64,9 @@ func (c *Controller) Reconcile(ctx context.Context, key string) (reconcile.Resul
 	now := c.clock.Now()
 	status := computeStatus(rs, active, now)
 	next := internal.Requeue(satisfied, active, rs.Spec.MinReadySeconds, now)
-	if statusChanged(&rs.Status, &status) {
-		wait, err := c.status.Write(key, isFinal(rs, &status), func() error {
-			updated := *rs // shallow: only Status changes, and it is replaced
-			updated.Status = status
-			_, err := client.UpdateStatus(ctx, c.client, &updated)
-			return err
-		})
-		if err != nil {
-			return reconcile.Result{}, errors.Join(manageErr, claimErr, fmt.Errorf("replicaset %q: update status: %w", key, err))
-		}
-		next = internal.MinPositive(next, wait)
-	}
-	if err := errors.Join(manageErr, claimErr); err != nil {
-		return reconcile.Result{}, err
-	}
-	return reconcile.Result{RequeueAfter: next}, nil
+	updated := *rs // shallow: only Status changes, and it is replaced
+	updated.Status = status
+	return internal.FinishReconcile(ctx, c.client, c.status, &updated, statusChanged(&rs.Status, &status), isFinal(rs, &status), next, manageErr, claimErr)
 }
 
 // isFinal reports whether a status is worth writing at once: the

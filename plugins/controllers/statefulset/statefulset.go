@@ -5,8 +5,6 @@ package statefulset
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"maps"
 	"strconv"
@@ -61,22 +59,9 @@ func (c *Controller) Reconcile(ctx context.Context, key string) (reconcile.Resul
 	now := c.clock.Now()
 	status := ComputeStatus(set, pods, currentRev, updateRev, now)
 	next := internal.Requeue(satisfied, pods, set.Spec.MinReadySeconds, now)
-	if statusChanged(&set.Status, &status) {
-		wait, err := c.status.Write(key, isFinal(set, &status), func() error {
-			updated := *set // shallow: only Status changes, and it is replaced
-			updated.Status = status
-			_, err := client.UpdateStatus(ctx, c.client, &updated)
-			return err
-		})
-		if err != nil {
-			return reconcile.Result{}, errors.Join(manageErr, claimErr, fmt.Errorf("statefulset %q: update status: %w", key, err))
-		}
-		next = internal.MinPositive(next, wait)
-	}
-	if err := errors.Join(manageErr, claimErr); err != nil {
-		return reconcile.Result{}, err
-	}
-	return reconcile.Result{RequeueAfter: next}, nil
+	updated := *set // shallow: only Status changes, and it is replaced
+	updated.Status = status
+	return internal.FinishReconcile(ctx, c.client, c.status, &updated, statusChanged(&set.Status, &status), isFinal(set, &status), next, manageErr, claimErr)
 }
 
 // isFinal reports whether a status is worth writing at once: the spec or
