@@ -1,10 +1,11 @@
-// Package scheduling runs skiff's scheduler (core/schedule) with the
-// builtin scheduling policies for scenario tests:
+// Package scheduling runs skiff's scheduler (core/schedule) with skiffd's
+// default scheduling policies for scenario tests:
 //
 //	c := scenario.Start(t, etcd, scenario.Options{Scheduler: scheduling.Run})
 //
-// It is a package of its own because the scheduler's plugin host
-// (core/plugin) has tests that import scenario.
+// It is a package of its own because it imports skiffd's plugin wiring
+// (cmd/skiffd/app), whose packages' tests (core/plugin, the controllers)
+// import scenario.
 package scheduling
 
 import (
@@ -13,51 +14,19 @@ import (
 	"log/slog"
 	"sync"
 
+	"github.com/skiff-sh/skiff/cmd/skiffd/app"
 	"github.com/skiff-sh/skiff/core/client"
 	"github.com/skiff-sh/skiff/core/plugin"
 	"github.com/skiff-sh/skiff/core/reconcile"
 	"github.com/skiff-sh/skiff/core/schedule"
-	"github.com/skiff-sh/skiff/plugins/scheduler/interpodantiaffinity"
-	"github.com/skiff-sh/skiff/plugins/scheduler/nodeaffinity"
-	"github.com/skiff-sh/skiff/plugins/scheduler/nodename"
-	"github.com/skiff-sh/skiff/plugins/scheduler/noderesources"
-	"github.com/skiff-sh/skiff/plugins/scheduler/nodeunschedulable"
-	"github.com/skiff-sh/skiff/plugins/scheduler/podtopologyspread"
-	"github.com/skiff-sh/skiff/plugins/scheduler/tainttoleration"
 	"github.com/skiff-sh/skiff/sdk"
 )
 
-// policies are skiffd's default scheduling selection, in its order
-// (cmd/skiffd/app/plugins.go; that package cannot be imported here, it
-// imports the controllers whose tests import scenario).
-var policies = []struct {
-	desc    sdk.Descriptor
-	factory sdk.Factory
-}{
-	{nodeunschedulable.Descriptor, nodeunschedulable.New},
-	{nodename.Descriptor, nodename.New},
-	{nodeaffinity.FilterDescriptor, nodeaffinity.NewFilter},
-	{tainttoleration.FilterDescriptor, tainttoleration.NewFilter},
-	{noderesources.FitDescriptor, noderesources.NewFit},
-	{podtopologyspread.FilterDescriptor, podtopologyspread.NewFilter},
-	{interpodantiaffinity.Descriptor, interpodantiaffinity.New},
-	{nodeaffinity.ScoreDescriptor, nodeaffinity.NewScore},
-	{tainttoleration.ScoreDescriptor, tainttoleration.NewScore},
-	{noderesources.LeastAllocatedDescriptor, noderesources.NewLeastAllocated},
-	{podtopologyspread.ScoreDescriptor, podtopologyspread.NewScore},
-}
-
-// NewHost returns a plugin host with the default scheduling policies
-// loaded as builtins; Close it when done.
+// NewHost returns a plugin host with skiffd's default scheduling policies
+// (app.DefaultSpecs) loaded as builtins; Close it when done.
 func NewHost(log *slog.Logger) (*plugin.Host, error) {
-	reg := plugin.NewRegistry()
-	specs := make([]plugin.Spec, len(policies))
-	for i, p := range policies {
-		if err := reg.Register(p.desc, p.factory); err != nil {
-			return nil, err
-		}
-		specs[i] = plugin.Spec{Name: p.desc.Name, Point: p.desc.Point}
-	}
+	reg := app.NewRegistry()
+	specs := append(app.DefaultSpecs(sdk.PointFilter), app.DefaultSpecs(sdk.PointScore)...)
 	host, err := plugin.NewHost(plugin.Options{Registry: reg, Logger: log})
 	if err != nil {
 		return nil, err
