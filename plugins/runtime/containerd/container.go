@@ -13,6 +13,8 @@ import (
 	"github.com/containerd/containerd/errdefs"
 	"github.com/containerd/containerd/oci"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	sdkruntime "github.com/skiff-sh/skiff/sdk/runtime"
 )
 
 // Labels on every container the runtime creates. They make a container
@@ -68,6 +70,11 @@ func (r *Runtime) CreateContainer(ctx context.Context, pod Pod, c ContainerSpec)
 		return "", fmt.Errorf("%s: image %q: %w", where, c.Image, err)
 	}
 	imgCfg := img.config
+	// The agent has checked already; a runtime driven by another client
+	// must not run such a container either.
+	if err := sdkruntime.CheckRunAsNonRoot(c.Security, imgCfg.User); err != nil {
+		return "", fmt.Errorf("%s: %w", where, err)
+	}
 	args := processArgs(imgCfg.Entrypoint, imgCfg.Cmd, c.Command, c.Args)
 	if len(args) == 0 {
 		return "", fmt.Errorf("%s: no command: set command in the pod spec or an entrypoint/cmd in image %q", where, c.Image)
@@ -81,12 +88,13 @@ func (r *Runtime) CreateContainer(ctx context.Context, pod Pod, c ContainerSpec)
 	id := ContainerID(pod.UID, c.Name, c.Attempt)
 	logPath := r.logPath(pod.UID, c.Name, c.Attempt)
 	specOpts := []oci.SpecOpts{
-		r.images.withImageConfig(img),
+		r.images.withImageConfig(img, c.Security.UserString(imgCfg.User)),
 		oci.WithProcessArgs(args...),
 		oci.WithEnv(env),
 		oci.WithMounts(podMounts(pod, podDir, c.Mounts)),
 		withResources(res),
 	}
+	specOpts = append(specOpts, securitySpecOpts(c.Security)...)
 	if c.WorkingDir != "" {
 		specOpts = append(specOpts, oci.WithProcessCwd(c.WorkingDir))
 	}

@@ -21,6 +21,7 @@ type (
 	ExecOptions     = sdkruntime.ExecOptions
 	TerminalSize    = sdkruntime.TerminalSize
 	Exit            = sdkruntime.Exit
+	SecurityContext = sdkruntime.SecurityContext
 )
 
 // Contract constants, re-exported for callers of this package.

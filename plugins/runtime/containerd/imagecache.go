@@ -99,12 +99,14 @@ func withSnapshot(snapshotter, key string, img resolvedImage) containerd.NewCont
 	}
 }
 
-// withImageConfig applies the image's environment, working directory and
-// user to the spec, as oci.WithImageConfig does (the caller sets the
-// process arguments). The user and its supplementary groups come from the
-// rootfs (/etc/passwd, /etc/group), which containerd mounts to read: that
-// happens once per image and user, and later containers reuse the result.
-func (c *imageCache) withImageConfig(img resolvedImage) oci.SpecOpts {
+// withImageConfig applies the image's environment and working directory
+// and user (an OCI user string: the image's USER, or what the pod's
+// runAsUser/runAsGroup make of it) to the spec, as oci.WithImageConfig does
+// (the caller sets the process arguments). The user's ids and
+// supplementary groups come from the rootfs (/etc/passwd, /etc/group),
+// which containerd mounts to read: that happens once per image and user,
+// and later containers reuse the result.
+func (c *imageCache) withImageConfig(img resolvedImage, user string) oci.SpecOpts {
 	return func(ctx context.Context, client oci.Client, ctr *containers.Container, s *oci.Spec) error {
 		if s.Process == nil {
 			s.Process = &specs.Process{}
@@ -118,7 +120,7 @@ func (c *imageCache) withImageConfig(img resolvedImage) oci.SpecOpts {
 		if s.Process.Cwd == "" {
 			s.Process.Cwd = "/"
 		}
-		key := img.id + "\x00" + img.config.User
+		key := img.id + "\x00" + user
 		c.mu.Lock()
 		u, ok := c.users[key]
 		c.mu.Unlock()
@@ -127,8 +129,8 @@ func (c *imageCache) withImageConfig(img resolvedImage) oci.SpecOpts {
 			s.Process.User.AdditionalGids = append([]uint32(nil), u.AdditionalGids...)
 			return nil
 		}
-		if err := resolveUser(img.config.User)(ctx, client, ctr, s); err != nil {
-			return fmt.Errorf("image %s: user %q: %w", img.name, img.config.User, err)
+		if err := resolveUser(user)(ctx, client, ctr, s); err != nil {
+			return fmt.Errorf("image %s: user %q: %w", img.name, user, err)
 		}
 		c.mu.Lock()
 		if c.users == nil {

@@ -79,7 +79,7 @@ func (r *Runtime) EnsureImage(ctx context.Context, ref string, policy PullPolicy
 	if err != nil {
 		return Image{}, &PullError{Ref: ref, Message: err.Error()}
 	}
-	return Image{Ref: img.Name(), ID: img.Target().Digest.String()}, nil
+	return r.imageInfo(ctx, img)
 }
 
 // unpacked unpacks img into the snapshotter when it is not yet.
@@ -91,7 +91,17 @@ func (r *Runtime) unpacked(ctx context.Context, img containerd.Image) (Image, er
 	if err != nil {
 		return Image{}, fmt.Errorf("image %q: unpack: %w", img.Name(), err)
 	}
-	return Image{Ref: img.Name(), ID: img.Target().Digest.String()}, nil
+	return r.imageInfo(ctx, img)
+}
+
+// imageInfo describes a present image, with the USER of its config (read
+// once per digest) for the agent's runAsNonRoot check.
+func (r *Runtime) imageInfo(ctx context.Context, img containerd.Image) (Image, error) {
+	res, err := r.images.resolve(ctx, img)
+	if err != nil {
+		return Image{}, fmt.Errorf("image %q: %w", img.Name(), err)
+	}
+	return Image{Ref: img.Name(), ID: res.id, User: res.config.User}, nil
 }
 
 // ImportImage loads an OCI or docker-save tar archive for linux/amd64 and

@@ -30,11 +30,13 @@ type Runtime struct {
 	containers  map[string]*container
 	failPulls   map[string]string // image ref -> registry message
 	exitOnStart map[string]int32  // container name -> exit code right after start
+	imageUsers  map[string]string // image ref -> the USER its config declares
 	waiters     map[string][]chan runtime.Exit
 }
 
 type container struct {
 	status runtime.ContainerStatus
+	spec   runtime.ContainerSpec
 	log    []string
 }
 
@@ -50,6 +52,7 @@ func New() *Runtime {
 		containers:  map[string]*container{},
 		failPulls:   map[string]string{},
 		exitOnStart: map[string]int32{},
+		imageUsers:  map[string]string{},
 		waiters:     map[string][]chan runtime.Exit{},
 	}
 }
@@ -59,6 +62,14 @@ func (r *Runtime) FailPulls(ref, message string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.failPulls[ref] = message
+}
+
+// SetImageUser makes image ref declare USER user (empty: root), which
+// EnsureImage reports and runAsNonRoot is checked against.
+func (r *Runtime) SetImageUser(ref, user string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.imageUsers[ref] = user
 }
 
 // ExitOnStart makes every container named name exit with code as soon as it
@@ -107,6 +118,7 @@ func (r *Runtime) Info(context.Context) (string, string, error) { return Name, "
 func (r *Runtime) EnsureImage(_ context.Context, ref string, policy runtime.PullPolicy) (runtime.Image, error) {
 	r.mu.Lock()
 	msg, fail := r.failPulls[ref]
+	user := r.imageUsers[ref]
 	r.mu.Unlock()
 	if fail {
 		if policy == runtime.PullNever {
@@ -114,7 +126,7 @@ func (r *Runtime) EnsureImage(_ context.Context, ref string, policy runtime.Pull
 		}
 		return runtime.Image{}, &runtime.PullError{Ref: ref, Message: msg}
 	}
-	return runtime.Image{Ref: ref, ID: "sha256:" + digest(ref)}, nil
+	return runtime.Image{Ref: ref, ID: "sha256:" + digest(ref), User: user}, nil
 }
 
 // ImportImage implements runtime.ImageImporter by discarding the archive.
@@ -139,7 +151,9 @@ func ContainerID(podUID, name string, attempt int) string {
 	return digest(podUID + "/" + name + "/" + strconv.Itoa(attempt))[:32]
 }
 
-// CreateContainer implements runtime.Plugin.
+// CreateContainer implements runtime.Plugin. It refuses what a real
+// runtime refuses on its own (runAsNonRoot with a root image user) and
+// keeps the spec for Spec.
 func (r *Runtime) CreateContainer(_ context.Context, pod runtime.Pod, c runtime.ContainerSpec) (string, error) {
 	if pod.UID == "" || c.Name == "" {
 		return "", fmt.Errorf("sim: create container in pod %s/%s: pod uid and container name are required", pod.Namespace, pod.Name)
@@ -147,14 +161,35 @@ func (r *Runtime) CreateContainer(_ context.Context, pod runtime.Pod, c runtime.
 	id := ContainerID(pod.UID, c.Name, c.Attempt)
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if err := runtime.CheckRunAsNonRoot(c.Security, r.imageUsers[c.Image]); err != nil {
+		return "", fmt.Errorf("sim: create container %q in pod %s/%s: %w", c.Name, pod.Namespace, pod.Name, err)
+	}
 	if _, ok := r.containers[id]; ok {
 		return "", fmt.Errorf("sim: container %s (pod %s/%s %q attempt %d) already exists", id, pod.Namespace, pod.Name, c.Name, c.Attempt)
 	}
 	r.containers[id] = &container{status: runtime.ContainerStatus{
 		ID: id, PodUID: pod.UID, PodNamespace: pod.Namespace, PodName: pod.Name, Name: c.Name,
 		Attempt: c.Attempt, Image: c.Image, ImageID: "sha256:" + digest(c.Image), State: runtime.StateCreated,
-	}}
+	}, spec: c}
 	return id, nil
+}
+
+// Spec is the spec container id was created with, as the agent resolved
+// it (env, mounts, security settings).
+func (r *Runtime) Spec(id string) (runtime.ContainerSpec, error) {
+	c, err := r.snapshot(id)
+	return c.spec, err
+}
+
+// snapshot is a copy of container id's record.
+func (r *Runtime) snapshot(id string) (container, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c, ok := r.containers[id]
+	if !ok {
+		return container{}, fmt.Errorf("sim: container %s: %w", id, runtime.ErrNotFound)
+	}
+	return *c, nil
 }
 
 // StartContainer implements runtime.Plugin.
@@ -213,13 +248,8 @@ func (r *Runtime) RemovePod(_ context.Context, podUID string) error {
 
 // ContainerStatus implements runtime.Plugin.
 func (r *Runtime) ContainerStatus(_ context.Context, id string) (runtime.ContainerStatus, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	c, ok := r.containers[id]
-	if !ok {
-		return runtime.ContainerStatus{}, fmt.Errorf("sim: container %s: %w", id, runtime.ErrNotFound)
-	}
-	return c.status, nil
+	c, err := r.snapshot(id)
+	return c.status, err
 }
 
 // ListContainers implements runtime.Plugin, ordered by pod, name and attempt.
