@@ -43,14 +43,19 @@ type wasmInstance struct {
 	stack  []uint64
 	synced uint64
 	sc     callScratch
+	// interrupt stops the guest when a call's context ends.
+	interrupt *interrupter
 }
 
 // loadWasm compiles the module (through the host's on-disk compilation
 // cache) and instantiates and configures one instance, so a module that
 // cannot serve fails at load time rather than at its first call.
 func loadWasm(ctx context.Context, cache wazero.CompilationCache, spec *Spec, code []byte, args sdk.Args, stderr *lineLogger, syncTimeout time.Duration) (impl, error) {
+	// The deadline is enforced by the interrupt flag instrumentInterrupt
+	// adds, not by wazero's context check, which costs a call out to Go at
+	// every loop header (11x on a Go guest's score call).
 	cfg := wazero.NewRuntimeConfigCompiler().
-		WithCloseOnContextDone(true).
+		WithCloseOnContextDone(false).
 		WithMemoryLimitPages(spec.MemoryLimitPages)
 	if cache != nil {
 		cfg = cfg.WithCompilationCache(cache)
@@ -64,6 +69,12 @@ func loadWasm(ctx context.Context, cache wazero.CompilationCache, spec *Spec, co
 	}
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
 		return fail(fmt.Errorf("wasi: %w", err))
+	}
+	// The compilation cache is keyed by the bytes compiled: the
+	// instrumented ones.
+	code, err := instrumentInterrupt(spec.Wasm, code)
+	if err != nil {
+		return fail(err)
 	}
 	compiled, err := rt.CompileModule(ctx, code)
 	if err != nil {
@@ -86,18 +97,29 @@ func loadWasm(ctx context.Context, cache wazero.CompilationCache, spec *Spec, co
 }
 
 func (m *wasmModule) instantiate(ctx context.Context) (*wasmInstance, error) {
+	// No start function: _initialize runs below under the interrupt flag,
+	// so a guest whose init never returns is stopped like any other call.
 	cfg := wazero.NewModuleConfig().
 		WithName(""). // several anonymous instances share the runtime
-		WithStartFunctions("_initialize").
+		WithStartFunctions().
 		WithStderr(m.stderr).
 		WithStdout(m.stderr)
 	mod, err := m.rt.InstantiateModule(ctx, m.compiled, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("instantiate %s: %w", m.spec.Wasm, err)
 	}
+	flag, ok := mod.ExportedGlobal(interruptExport).(api.MutableGlobal)
+	if !ok {
+		mod.Close(ctx)
+		return nil, fmt.Errorf("instantiate %s: the instrumented module has no mutable %s global", m.spec.Wasm, interruptExport)
+	}
 	in := &wasmInstance{mod: mod, malloc: mod.ExportedFunction("skiff_malloc"), call: mod.ExportedFunction("skiff_call"),
-		mem: mod.Memory(), stack: make([]uint64, 1)}
-	if err := mod.ExportedFunction("skiff_abi_version").CallWithStack(ctx, in.stack); err != nil {
+		mem: mod.Memory(), stack: make([]uint64, 1), interrupt: newInterrupter(flag)}
+	if err := in.interrupt.call(ctx, mod.ExportedFunction("_initialize"), nil); err != nil {
+		mod.Close(ctx)
+		return nil, fmt.Errorf("%s: _initialize: %w", m.spec.Wasm, err)
+	}
+	if err := in.interrupt.call(ctx, mod.ExportedFunction("skiff_abi_version"), in.stack); err != nil {
 		mod.Close(ctx)
 		return nil, fmt.Errorf("skiff_abi_version: %w", err)
 	}
@@ -167,8 +189,11 @@ func (m *wasmModule) close() error {
 // roundTrip copies req into the guest's buffer, runs skiff_call and
 // returns a view of the guest's response, valid until the next call.
 func (in *wasmInstance) roundTrip(ctx context.Context, req []byte) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err // the instance is untouched and stays in the pool
+	}
 	in.stack[0] = uint64(len(req))
-	if err := in.malloc.CallWithStack(ctx, in.stack); err != nil {
+	if err := in.interrupt.call(ctx, in.malloc, in.stack); err != nil {
 		return nil, broken(err)
 	}
 	ptr := uint32(in.stack[0])
@@ -176,7 +201,7 @@ func (in *wasmInstance) roundTrip(ctx context.Context, req []byte) ([]byte, erro
 		return nil, broken(fmt.Errorf("guest buffer at %#x (+%d) outside its memory", ptr, len(req)))
 	}
 	in.stack[0] = uint64(len(req))
-	if err := in.call.CallWithStack(ctx, in.stack); err != nil {
+	if err := in.interrupt.call(ctx, in.call, in.stack); err != nil {
 		return nil, broken(err)
 	}
 	out, n := uint32(in.stack[0]>>32), uint32(in.stack[0])
@@ -190,3 +215,34 @@ func (in *wasmInstance) roundTrip(ctx context.Context, req []byte) ([]byte, erro
 func (in *wasmInstance) syncedGen() uint64     { return in.synced }
 func (in *wasmInstance) setSyncedGen(g uint64) { in.synced = g }
 func (in *wasmInstance) scratch() *callScratch { return &in.sc }
+
+// interrupter raises an instance's interrupt flag when a call's context
+// ends, so that the guest traps at its next loop header, and lowers it
+// again when the flag went up after the guest had already returned.
+type interrupter struct {
+	flag  api.MutableGlobal
+	fired chan struct{} // the raise is done; one at a time per instance
+}
+
+func newInterrupter(flag api.MutableGlobal) *interrupter {
+	return &interrupter{flag: flag, fired: make(chan struct{}, 1)}
+}
+
+// call runs fn with stack under ctx. A guest stopped by the flag returns an
+// error naming the context's end; the instance must then be discarded, as
+// after any trap.
+func (x *interrupter) call(ctx context.Context, fn api.Function, stack []uint64) error {
+	stop := context.AfterFunc(ctx, func() {
+		x.flag.Set(1)
+		x.fired <- struct{}{}
+	})
+	err := fn.CallWithStack(ctx, stack)
+	if !stop() {
+		<-x.fired // the flag is set: lower it before anyone reuses the instance
+		x.flag.Set(0)
+		if err != nil {
+			err = fmt.Errorf("stopped when its call ended (%w): %w", context.Cause(ctx), err)
+		}
+	}
+	return err
+}
