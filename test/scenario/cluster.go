@@ -30,6 +30,9 @@ type Options struct {
 	// LeaseInterval is how often test nodes renew their Leases (default
 	// DefaultLeaseInterval).
 	LeaseInterval time.Duration
+	// StartupDelay is how long test nodes take to start a pod (default at
+	// once; see NodeOptions).
+	StartupDelay time.Duration
 	// Scheduler, if set, runs against the API server until the cluster
 	// stops and binds the pods; test nodes then bind none themselves.
 	// scenario/scheduling.Run is skiff's scheduler with its default policies.
@@ -76,7 +79,8 @@ func Start(t testing.TB, etcd *clienttest.Etcd, opts Options) *Cluster {
 	}
 	srv := etcd.NewServer(t)
 	c := &Cluster{t: t, Server: srv, Client: srv.Client, opts: opts, log: opts.Logger}
-	c.Nodes = StartTestNodes(t, srv.Client, NodeOptions{Count: opts.Nodes, LeaseInterval: opts.LeaseInterval, NoBinding: opts.Scheduler != nil, Logger: opts.Logger})
+	c.Nodes = StartTestNodes(t, srv.Client, NodeOptions{Count: opts.Nodes, LeaseInterval: opts.LeaseInterval, NoBinding: opts.Scheduler != nil,
+		StartupDelay: opts.StartupDelay, Logger: opts.Logger})
 	if opts.Scheduler != nil {
 		c.runScheduler(opts.Scheduler)
 	}

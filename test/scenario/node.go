@@ -34,7 +34,11 @@ type NodeOptions struct {
 	// NoBinding leaves binding to a scheduler; otherwise the nodes bind
 	// unscheduled pods themselves (see TestNodes).
 	NoBinding bool
-	Logger    *slog.Logger
+	// StartupDelay is how long a pod takes, from when its node's agent
+	// first sees it bound, to become Running and Ready (default at once),
+	// so a rollout moves at the pace of real containers.
+	StartupDelay time.Duration
+	Logger       *slog.Logger
 }
 
 // TestNodes play the node agents of a set of Nodes: they renew each node's
@@ -51,8 +55,11 @@ type TestNodes struct {
 	pods   reconcile.Lister[*api.Pod]
 	nodes  reconcile.Lister[*api.Node]
 	bind   bool
-	next   atomic.Uint64
-	ips    atomic.Uint32
+	delay  time.Duration
+	// boundAt: when a pod (by UID) was first seen bound, for StartupDelay.
+	boundAt sync.Map
+	next    atomic.Uint64
+	ips     atomic.Uint32
 	// Hold, while set, keeps new pods Pending (not ready), e.g. to stall a
 	// rollout.
 	Hold atomic.Bool
@@ -77,7 +84,7 @@ func StartTestNodes(t testing.TB, c *client.Client, opts NodeOptions) *TestNodes
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	tn := &TestNodes{client: c, log: opts.Logger, bind: !opts.NoBinding, killed: map[string]bool{}}
+	tn := &TestNodes{client: c, log: opts.Logger, bind: !opts.NoBinding, delay: opts.StartupDelay, killed: map[string]bool{}}
 	ctx := context.Background()
 	for i := range opts.Count {
 		name := fmt.Sprintf("node-%d", i)
@@ -96,7 +103,10 @@ func StartTestNodes(t testing.TB, c *client.Client, opts NodeOptions) *TestNodes
 	podInf.AddHandler(reconcile.HandlerFuncs{
 		AddFunc:    func(obj api.Object) { tn.running.Add(isRunning(obj)) },
 		UpdateFunc: func(oldObj, newObj api.Object) { tn.running.Add(isRunning(newObj) - isRunning(oldObj)) },
-		DeleteFunc: func(obj api.Object) { tn.running.Add(-isRunning(obj)) },
+		DeleteFunc: func(obj api.Object) {
+			tn.running.Add(-isRunning(obj))
+			tn.boundAt.Delete(obj.GetObjectMeta().UID)
+		},
 	})
 	runCtx, cancel := context.WithCancel(ctx)
 	tn.cancel = cancel
@@ -242,9 +252,21 @@ func (tn *TestNodes) Reconcile(ctx context.Context, key string) (reconcile.Resul
 			return reconcile.Result{}, err
 		}
 	case !api.IsPodReady(pod) && !api.IsPodTerminal(pod) && !tn.Hold.Load():
+		if wait := tn.startupLeft(pod); wait > 0 {
+			return reconcile.Result{RequeueAfter: wait}, nil
+		}
 		return reconcile.Result{}, tn.makeRunning(ctx, pod)
 	}
 	return reconcile.Result{}, nil
+}
+
+// startupLeft is how much of StartupDelay pod still has to wait.
+func (tn *TestNodes) startupLeft(pod *api.Pod) time.Duration {
+	if tn.delay <= 0 {
+		return 0
+	}
+	at, _ := tn.boundAt.LoadOrStore(pod.UID, time.Now())
+	return tn.delay - time.Since(at.(time.Time))
 }
 
 // bindPod binds pod to the next node that would take it; with none, it

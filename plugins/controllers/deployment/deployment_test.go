@@ -135,3 +135,29 @@ func TestProgressDeadline(t *testing.T) {
 		t.Fatalf("complete rollout: Progressing %+v", c)
 	}
 }
+
+func TestConditionStatusChanged(t *testing.T) {
+	now := time.Now()
+	progressing := condition(ConditionProgressing, api.ConditionTrue, ReasonReplicaSetUpdated, `ReplicaSet "web-1" is progressing.`, now)
+	available := condition(ConditionAvailable, api.ConditionTrue, ReasonMinimumReplicasAvailable, "", now)
+	refreshed := progressing
+	refreshed.Reason, refreshed.LastUpdateTime = ReasonNewReplicaSetCreated, now.Add(time.Second)
+	exceeded := progressing
+	exceeded.Status, exceeded.Reason = api.ConditionFalse, ReasonProgressDeadlineExceeded
+	for _, tc := range []struct {
+		name    string
+		a, b    []api.DeploymentCondition
+		changed bool
+	}{
+		{"same", []api.DeploymentCondition{available, progressing}, []api.DeploymentCondition{available, progressing}, false},
+		{"reason and time only", []api.DeploymentCondition{available, progressing}, []api.DeploymentCondition{available, refreshed}, false},
+		{"other order", []api.DeploymentCondition{available, progressing}, []api.DeploymentCondition{progressing, available}, false},
+		{"status", []api.DeploymentCondition{available, progressing}, []api.DeploymentCondition{available, exceeded}, true},
+		{"added", []api.DeploymentCondition{available}, []api.DeploymentCondition{available, progressing}, true},
+		{"removed", []api.DeploymentCondition{available, progressing}, []api.DeploymentCondition{available}, true},
+	} {
+		if got := conditionStatusChanged(tc.a, tc.b); got != tc.changed {
+			t.Errorf("%s: conditionStatusChanged = %v, want %v", tc.name, got, tc.changed)
+		}
+	}
+}

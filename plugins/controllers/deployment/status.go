@@ -3,10 +3,10 @@ package deployment
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/skiff-sh/skiff/core/api"
-	"github.com/skiff-sh/skiff/core/client"
 	"github.com/skiff-sh/skiff/core/reconcile"
 	"github.com/skiff-sh/skiff/plugins/controllers/internal"
 )
@@ -26,38 +26,29 @@ const (
 	ReasonResumed                    = "DeploymentResumed"
 )
 
-// syncStatus writes the Deployment's status when it changed and says when
-// to look again (the progress deadline, pods becoming available).
+// syncStatus ends a reconcile with at most one status write, of the whole
+// status, and says when to look again (the progress deadline, pods
+// becoming available, a batched write falling due). A write that tells
+// something new (observedGeneration, a condition's status, the rollout's
+// completion) goes at once; one that only moves counts or refreshes the
+// Progressing condition's time waits up to internal.StatusInterval, so a
+// rollout step costs one write rather than one per pod transition.
 func (c *Controller) syncStatus(ctx context.Context, r *rollout) (reconcile.Result, error) {
 	status, requeue := computeStatus(r)
-	if statusEqual(&r.d.Status, &status) {
-		return reconcile.Result{RequeueAfter: requeue}, nil
-	}
-	key := r.d.Key()
-	if wait := c.status.Delay(key, r.complete() || !conditionsEqual(r.d.Status.Conditions, status.Conditions) ||
-		status.ObservedGeneration != r.d.Status.ObservedGeneration); wait > 0 {
-		if requeue == 0 || wait < requeue {
-			requeue = wait
-		}
-		return reconcile.Result{RequeueAfter: requeue}, nil
-	}
-	if status.Conditions != nil {
+	changed := !statusEqual(&r.d.Status, &status)
+	final := r.complete() || status.ObservedGeneration != r.d.Status.ObservedGeneration ||
+		conditionStatusChanged(r.d.Status.Conditions, status.Conditions)
+	if changed {
 		if cond := getCondition(&status, ConditionProgressing); cond != nil && cond.Reason == ReasonProgressDeadlineExceeded {
+			// A change of the condition's status: written at once.
 			if old := getCondition(&r.d.Status, ConditionProgressing); old == nil || old.Reason != ReasonProgressDeadlineExceeded {
 				c.recorder.Event(r.d, reconcile.EventWarning, ReasonProgressDeadlineExceeded, cond.Message)
 			}
 		}
 	}
-	cp := *r.d // shallow: only Status is replaced
-	cp.Status = status
-	if _, err := client.UpdateStatus(ctx, c.client, &cp); err != nil {
-		if api.IsNotFound(err) {
-			return reconcile.Result{}, nil
-		}
-		return reconcile.Result{}, fmt.Errorf("deployment %q: update status: %w", r.d.Key(), err)
-	}
-	c.status.Wrote(key)
-	return reconcile.Result{RequeueAfter: requeue}, nil
+	updated := *r.d // shallow: only Status is replaced
+	updated.Status = status
+	return internal.FinishReconcile(ctx, c.client, c.status, &updated, changed, final, requeue)
 }
 
 // computeStatus derives the status from the live pods of each ReplicaSet.
@@ -222,4 +213,18 @@ func conditionsEqual(a, b []api.DeploymentCondition) bool {
 		}
 	}
 	return true
+}
+
+// conditionStatusChanged reports whether a condition appeared, went, or
+// changed its status; reasons, messages and times alone do not count.
+func conditionStatusChanged(a, b []api.DeploymentCondition) bool {
+	if len(a) != len(b) {
+		return true
+	}
+	for _, x := range a {
+		if !slices.ContainsFunc(b, func(y api.DeploymentCondition) bool { return x.Type == y.Type && x.Status == y.Status }) {
+			return true
+		}
+	}
+	return false
 }
