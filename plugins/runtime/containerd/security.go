@@ -6,10 +6,9 @@ import (
 
 	"github.com/containerd/containerd/containers"
 	"github.com/containerd/containerd/oci"
-)
 
-// allCapabilities is the pod spec's name for every capability.
-const allCapabilities = "ALL"
+	"github.com/skiff-sh/skiff/core/api"
+)
 
 // securitySpecOpts turn a container's resolved security settings into OCI
 // spec options, as containerd's CRI plugin does for the kubelet. They run
@@ -48,15 +47,15 @@ func securitySpecOpts(sec SecurityContext) []oci.SpecOpts {
 // Names are "CAP_X" already (the agent normalises them).
 func withCapabilityChanges(add, drop []string) oci.SpecOpts {
 	var opts []oci.SpecOpts
-	if slices.Contains(add, allCapabilities) {
+	if slices.Contains(add, api.AllCapabilities) {
 		// The agent runs as root: its own set is what the kernel has.
 		opts = append(opts, oci.WithAllCurrentCapabilities)
 	}
-	if slices.Contains(drop, allCapabilities) {
+	if slices.Contains(drop, api.AllCapabilities) {
 		opts = append(opts, oci.WithCapabilities(nil))
 	}
 	named := func(names []string) []string {
-		return slices.DeleteFunc(slices.Clone(names), func(n string) bool { return n == allCapabilities })
+		return slices.DeleteFunc(slices.Clone(names), func(n string) bool { return n == api.AllCapabilities })
 	}
 	opts = append(opts, oci.WithAddedCapabilities(named(add)), oci.WithDroppedCapabilities(named(drop)))
 	return oci.Compose(opts...)
