@@ -111,10 +111,11 @@ type PodSpec struct {
 	SecurityContext               *PodSecurityContext        `json:"securityContext,omitempty"`
 }
 
-// PodSecurityContext holds the identity every container of the pod runs
-// with unless its own SecurityContext says otherwise. Kubernetes' SELinux,
-// seccomp, AppArmor, sysctl and Windows fields are refused by name when
-// decoding (see unsupportedFields): skiff does not apply them.
+// PodSecurityContext holds the identity and seccomp profile every
+// container of the pod runs with unless its own SecurityContext says
+// otherwise. Kubernetes' SELinux, AppArmor, sysctl and Windows fields are
+// refused by name when decoding (see unsupportedFields): skiff does not
+// apply them.
 type PodSecurityContext struct {
 	RunAsUser    *int64 `json:"runAsUser,omitempty"`
 	RunAsGroup   *int64 `json:"runAsGroup,omitempty"`
@@ -128,6 +129,8 @@ type PodSecurityContext struct {
 	// before each container starts) or OnRootMismatch (only when the
 	// volume's top directory is not owned yet).
 	FSGroupChangePolicy string `json:"fsGroupChangePolicy,omitempty"`
+	// SeccompProfile confines every container that sets none of its own.
+	SeccompProfile *SeccompProfile `json:"seccompProfile,omitempty"`
 }
 
 // SecurityContext is a container's security settings; set fields override
@@ -140,6 +143,34 @@ type SecurityContext struct {
 	RunAsNonRoot             *bool         `json:"runAsNonRoot,omitempty"`
 	ReadOnlyRootFilesystem   *bool         `json:"readOnlyRootFilesystem,omitempty"`
 	AllowPrivilegeEscalation *bool         `json:"allowPrivilegeEscalation,omitempty"`
+	// SeccompProfile replaces the pod's; privileged containers run
+	// unconfined whatever it says, as in Kubernetes.
+	SeccompProfile *SeccompProfile `json:"seccompProfile,omitempty"`
+}
+
+// SeccompProfileType is how a container's system calls are filtered.
+type SeccompProfileType string
+
+// The seccomp profile types of Kubernetes. Without a profile a container
+// runs Unconfined, the kubelet's default.
+const (
+	// SeccompProfileRuntimeDefault is the runtime's default profile
+	// (containerd's: the Docker default).
+	SeccompProfileRuntimeDefault SeccompProfileType = "RuntimeDefault"
+	// SeccompProfileUnconfined filters nothing.
+	SeccompProfileUnconfined SeccompProfileType = "Unconfined"
+	// SeccompProfileLocalhost is a profile file on the node, named by
+	// LocalhostProfile relative to the agent's seccomp directory
+	// (agent.seccomp-dir).
+	SeccompProfileLocalhost SeccompProfileType = "Localhost"
+)
+
+// SeccompProfile selects a seccomp profile.
+type SeccompProfile struct {
+	Type SeccompProfileType `json:"type"`
+	// LocalhostProfile is the profile file's path relative to the node's
+	// seccomp directory, without ".."; set for Localhost only.
+	LocalhostProfile *string `json:"localhostProfile,omitempty"`
 }
 
 // Capabilities are added to and dropped from the runtime's default set.

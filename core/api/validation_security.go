@@ -1,6 +1,7 @@
 package api
 
 import (
+	"path"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -56,7 +57,7 @@ func validatePodSecurityContext(sc *PodSecurityContext, p *field.Path) field.Err
 	if sc.FSGroupChangePolicy != "" {
 		errs = append(errs, oneOf(sc.FSGroupChangePolicy, p.Child("fsGroupChangePolicy"), fsGroupChangePolicies...)...)
 	}
-	return errs
+	return append(errs, validateSeccompProfile(sc.SeccompProfile, p.Child("seccompProfile"))...)
 }
 
 // validateSecurityContext checks a container's securityContext at path p.
@@ -89,6 +90,47 @@ func validateSecurityContext(sc *SecurityContext, p *field.Path) field.ErrorList
 		}
 		if addsSysAdmin {
 			errs = append(errs, field.Invalid(ap, false, "cannot set `allowPrivilegeEscalation` to false and `capabilities.Add` CAP_SYS_ADMIN"))
+		}
+	}
+	return append(errs, validateSeccompProfile(sc.SeccompProfile, p.Child("seccompProfile"))...)
+}
+
+var seccompProfileTypes = []SeccompProfileType{SeccompProfileLocalhost, SeccompProfileRuntimeDefault, SeccompProfileUnconfined}
+
+// validateSeccompProfile checks a seccompProfile at path p with the
+// API server's messages: a known type, and a localhostProfile exactly for
+// Localhost, relative and without "..", so that it stays inside the node's
+// seccomp directory.
+func validateSeccompProfile(sp *SeccompProfile, p *field.Path) field.ErrorList {
+	if sp == nil {
+		return nil
+	}
+	var errs field.ErrorList
+	switch sp.Type {
+	case SeccompProfileLocalhost, SeccompProfileRuntimeDefault, SeccompProfileUnconfined:
+	case "":
+		errs = append(errs, field.Required(p.Child("type"), "type is required when seccompProfile is set"))
+	default:
+		errs = append(errs, field.NotSupported(p.Child("type"), sp.Type, seccompProfileTypes))
+	}
+	lp := p.Child("localhostProfile")
+	switch {
+	case sp.Type != SeccompProfileLocalhost:
+		if sp.LocalhostProfile != nil {
+			errs = append(errs, field.Invalid(lp, sp, "can only be set when seccomp type is Localhost"))
+		}
+	case sp.LocalhostProfile == nil || *sp.LocalhostProfile == "":
+		errs = append(errs, field.Required(lp, "must be set when seccomp type is Localhost"))
+	default:
+		name := *sp.LocalhostProfile
+		if path.IsAbs(name) {
+			errs = append(errs, field.Invalid(lp, name, "must be a relative path"))
+		}
+		for _, part := range strings.Split(name, "/") {
+			if part == ".." {
+				errs = append(errs, field.Invalid(lp, name, "must not contain '..'"))
+				break
+			}
 		}
 	}
 	return errs

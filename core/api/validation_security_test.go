@@ -96,7 +96,8 @@ func TestCapabilityName(t *testing.T) {
 }
 
 // Kubernetes security fields skiff does not apply are refused by name, at
-// both levels, on the CLI's path (Decode) and the API server's (DecodeInto).
+// both levels, on the CLI's path (Decode) and the API server's
+// (DecodeInto); seccompProfile, which skiff applies, decodes.
 func TestDecodeRefusesUnsupportedSecurityFields(t *testing.T) {
 	manifest := `apiVersion: v1
 kind: Pod
@@ -123,7 +124,6 @@ spec:
 		`document 1 (Pod "p"): field "spec.containers[0].securityContext.procMount" is not supported by skiff: skiff always mounts /proc with the runtime's masked paths (the Default procMount); remove procMount`,
 		`document 1 (Pod "p"): unknown field "spec.containers[0].securityContext.runAsUsr"; did you mean "spec.containers[0].securityContext.runAsUser"?`,
 		`document 1 (Pod "p"): field "spec.containers[0].securityContext.seLinuxOptions" is not supported by skiff: skiff does not apply SELinux labels; remove seLinuxOptions`,
-		`document 1 (Pod "p"): field "spec.securityContext.seccompProfile" is not supported by skiff: skiff does not load seccomp profiles; remove seccompProfile`,
 		`document 1 (Pod "p"): field "spec.securityContext.sysctls" is not supported by skiff: skiff does not set namespaced sysctls; remove sysctls`,
 	}
 	_, err := Decode([]byte(manifest))
@@ -137,7 +137,7 @@ spec:
 	}
 
 	// What skiff applies decodes, into the fields the agent reads.
-	supported := strings.NewReplacer("    seccompProfile: {type: RuntimeDefault}\n", "", "    sysctls: [{name: net.core.somaxconn, value: \"1024\"}]\n", "",
+	supported := strings.NewReplacer("    sysctls: [{name: net.core.somaxconn, value: \"1024\"}]\n", "",
 		"      procMount: Unmasked\n", "", "      seLinuxOptions: {level: \"s0:c1\"}\n", "", "      runAsUsr: 5\n", "").Replace(manifest)
 	objs, err := Decode([]byte(supported))
 	if err != nil {
@@ -147,11 +147,72 @@ spec:
 	c := p.Spec.Containers[0]
 	if *p.Spec.SecurityContext.RunAsUser != 1000 || *p.Spec.SecurityContext.FSGroup != 2000 ||
 		!*c.SecurityContext.RunAsNonRoot || !*c.SecurityContext.ReadOnlyRootFilesystem || c.SecurityContext.Capabilities.Drop[0] != "ALL" ||
+		p.Spec.SecurityContext.SeccompProfile.Type != SeccompProfileRuntimeDefault ||
 		c.EnvFrom[0].Prefix != "APP_" || c.EnvFrom[0].ConfigMapRef.Name != "settings" || !*c.EnvFrom[0].ConfigMapRef.Optional {
 		t.Fatalf("decoded pod = %+v", p.Spec)
 	}
 	// DeepCopy keeps every new field.
 	if cp := DeepCopy(p); !semanticEqual(cp.Spec, p.Spec) {
 		t.Fatalf("DeepCopy lost security fields: %+v", cp.Spec)
+	}
+}
+
+func TestValidateSeccompProfile(t *testing.T) {
+	name := func(s string) *string { return &s }
+	pod := func(podProfile, containerProfile *SeccompProfile) *Pod {
+		p := &Pod{ObjectMeta: ObjectMeta{Name: "p", Namespace: "default"}, Spec: validPodSpec()}
+		if podProfile != nil {
+			p.Spec.SecurityContext = &PodSecurityContext{SeccompProfile: podProfile}
+		}
+		if containerProfile != nil {
+			p.Spec.Containers[0].SecurityContext = &SecurityContext{SeccompProfile: containerProfile}
+		}
+		return p
+	}
+	const podPath, cPath = "spec.securityContext.seccompProfile", "spec.containers[0].securityContext.seccompProfile"
+	runValidationCases(t, []validationCase{
+		{name: "RuntimeDefault on the pod, Unconfined on the container", obj: pod(
+			&SeccompProfile{Type: SeccompProfileRuntimeDefault}, &SeccompProfile{Type: SeccompProfileUnconfined})},
+		{name: "Localhost with a nested relative file", obj: pod(nil,
+			&SeccompProfile{Type: SeccompProfileLocalhost, LocalhostProfile: name("profiles/audit..v2.json")})},
+		{name: "missing type", obj: pod(&SeccompProfile{}, nil),
+			causes: []string{podPath + ".type: Required value: type is required when seccompProfile is set"}},
+		{name: "unknown type", obj: pod(nil, &SeccompProfile{Type: "Default"}),
+			causes: []string{cPath + `.type: Unsupported value: "Default": supported values: "Localhost", "RuntimeDefault", "Unconfined"`}},
+		{name: "Localhost without a file", obj: pod(&SeccompProfile{Type: SeccompProfileLocalhost}, nil),
+			causes: []string{podPath + ".localhostProfile: Required value: must be set when seccomp type is Localhost"}},
+		{name: "Localhost with an empty file", obj: pod(nil, &SeccompProfile{Type: SeccompProfileLocalhost, LocalhostProfile: name("")}),
+			causes: []string{cPath + ".localhostProfile: Required value: must be set when seccomp type is Localhost"}},
+		{name: "a file for another type", obj: pod(nil, &SeccompProfile{Type: SeccompProfileRuntimeDefault, LocalhostProfile: name("p.json")}),
+			causes: []string{cPath + `.localhostProfile: Invalid value: {"type":"RuntimeDefault","localhostProfile":"p.json"}: can only be set when seccomp type is Localhost`}},
+		{name: "absolute path", obj: pod(&SeccompProfile{Type: SeccompProfileLocalhost, LocalhostProfile: name("/etc/p.json")}, nil),
+			causes: []string{podPath + `.localhostProfile: Invalid value: "/etc/p.json": must be a relative path`}},
+		{name: "path traversal, reported once", obj: pod(nil, &SeccompProfile{Type: SeccompProfileLocalhost, LocalhostProfile: name("../../etc/p.json")}),
+			causes: []string{cPath + `.localhostProfile: Invalid value: "../../etc/p.json": must not contain '..'`}},
+		{name: "absolute and traversing", obj: pod(&SeccompProfile{Type: SeccompProfileLocalhost, LocalhostProfile: name("/a/../p.json")}, nil),
+			causes: []string{
+				podPath + `.localhostProfile: Invalid value: "/a/../p.json": must be a relative path`,
+				podPath + `.localhostProfile: Invalid value: "/a/../p.json": must not contain '..'`,
+			}},
+	})
+
+	// A Helm chart's profile decodes, at both levels.
+	objs, err := Decode([]byte(`apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  securityContext: {seccompProfile: {type: Localhost, localhostProfile: profiles/deny-mkdir.json}}
+  containers:
+  - {name: c, image: busybox, securityContext: {seccompProfile: {type: RuntimeDefault}}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := objs[0].(*Pod).Spec
+	if sp := spec.SecurityContext.SeccompProfile; sp.Type != SeccompProfileLocalhost || *sp.LocalhostProfile != "profiles/deny-mkdir.json" {
+		t.Fatalf("pod seccompProfile = %+v", sp)
+	}
+	if sp := spec.Containers[0].SecurityContext.SeccompProfile; sp.Type != SeccompProfileRuntimeDefault || sp.LocalhostProfile != nil {
+		t.Fatalf("container seccompProfile = %+v", sp)
 	}
 }
