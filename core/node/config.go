@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"time"
 
 	"github.com/skiff-sh/skiff/core/api"
@@ -75,6 +76,10 @@ type Config struct {
 	Pods *PodWatch
 	// DataDir holds volumes and per-pod files (DataDir/pods/<uid>); required.
 	DataDir string
+	// SeccompDir holds the node's seccomp profiles: a Localhost
+	// seccompProfile names a file relative to it (default DataDir/seccomp,
+	// as the kubelet's <root-dir>/seccomp).
+	SeccompDir string
 	// ClusterCIDR is where pod subnets are leased from (default
 	// 10.244.0.0/16); PodSubnet claims a specific /24 instead of the next
 	// free one.
@@ -153,6 +158,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.ClusterCIDR == "" {
 		c.ClusterCIDR = "10.244.0.0/16"
+	}
+	if c.SeccompDir == "" {
+		c.SeccompDir = filepath.Join(c.DataDir, "seccomp")
 	}
 	if c.Hostname == "" {
 		c.Hostname = c.NodeName

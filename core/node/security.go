@@ -18,7 +18,8 @@ import (
 // runAsGroup and runAsNonRoot win over the pod's; the pod's
 // supplementalGroups and fsGroup are groups of every container; privileged
 // containers never get no_new_privs. Capability names are normalised to the
-// runtime's "CAP_X" form.
+// runtime's "CAP_X" form. The seccomp profile, which may need a file read,
+// is resolved apart (effectiveSeccomp, resolveSeccomp).
 func effectiveSecurity(pod *api.PodSecurityContext, c *api.SecurityContext) (runtime.SecurityContext, error) {
 	var out runtime.SecurityContext
 	if pod != nil {

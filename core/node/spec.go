@@ -24,6 +24,9 @@ import (
 // configuration the container cannot run with (CreateContainerConfigError).
 func (w *podWorker) containerSpec(ctx context.Context, pod *api.Pod, c *api.Container, attempt int) (runtime.ContainerSpec, error) {
 	sec, err := effectiveSecurity(pod.Spec.SecurityContext, c.SecurityContext)
+	if err == nil {
+		sec.Seccomp, err = resolveSeccomp(w.a.cfg.SeccompDir, effectiveSeccomp(pod.Spec.SecurityContext, c.SecurityContext))
+	}
 	if err != nil {
 		return runtime.ContainerSpec{}, fmt.Errorf("container %q: %w", c.Name, err)
 	}

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -10,8 +11,9 @@ import (
 // SecurityContext is what a container runs as and how it is confined,
 // resolved by the agent from the pod's and the container's securityContext
 // (container values win). The zero value runs the image's USER with the
-// runtime's default capabilities, a writable rootfs and privilege
-// escalation allowed, as a container without a securityContext does.
+// runtime's default capabilities, a writable rootfs, privilege escalation
+// allowed and no seccomp filter, as a container without a securityContext
+// does.
 type SecurityContext struct {
 	// RunAsUser replaces the image's USER; nil keeps the image's.
 	RunAsUser *int64 `json:"runAsUser,omitempty"`
@@ -41,6 +43,41 @@ type SecurityContext struct {
 	// leaves only that one.
 	CapabilitiesAdd  []string `json:"capabilitiesAdd,omitempty"`
 	CapabilitiesDrop []string `json:"capabilitiesDrop,omitempty"`
+	// Seccomp is the system call filter. The agent leaves it zero
+	// (unconfined) for privileged containers.
+	Seccomp SeccompProfile `json:"seccomp,omitzero"`
+}
+
+// SeccompType is how a container's system calls are filtered.
+type SeccompType string
+
+// Seccomp profile types. The zero SeccompType is Unconfined.
+const (
+	SeccompUnconfined SeccompType = "Unconfined"
+	// SeccompRuntimeDefault is the runtime's own default profile
+	// (containerd's is Docker's default: it allows what ordinary programs
+	// use and refuses mount, kexec, ptrace of others, ...).
+	SeccompRuntimeDefault SeccompType = "RuntimeDefault"
+	// SeccompLocalhost is a profile from a file on the node, which the
+	// agent has read into SeccompProfile.LocalhostProfile.
+	SeccompLocalhost SeccompType = "Localhost"
+)
+
+// SeccompProfile is a container's resolved seccomp profile.
+type SeccompProfile struct {
+	// Type is empty or Unconfined (no filter), RuntimeDefault or
+	// Localhost.
+	Type SeccompType `json:"type,omitempty"`
+	// LocalhostPath is the absolute path of a Localhost profile's file on
+	// the node, for messages; runtimes apply LocalhostProfile, not the file,
+	// so that what the agent checked is what runs.
+	LocalhostPath string `json:"localhostPath,omitempty"`
+	// LocalhostProfile is a Localhost profile's content: an OCI
+	// runtime-spec LinuxSeccomp in JSON (defaultAction, architectures,
+	// syscalls), the format containerd and CRI-O read from the kubelet's
+	// seccomp directory. The agent checks that it decodes and names known
+	// actions.
+	LocalhostProfile json.RawMessage `json:"localhostProfile,omitempty"`
 }
 
 // ErrRunAsNonRoot is wrapped by the errors CheckRunAsNonRoot returns.

@@ -1,7 +1,9 @@
 package runtime
 
 import (
+	"encoding/json"
 	"errors"
+	"reflect"
 	"testing"
 )
 
@@ -60,5 +62,23 @@ func TestUserString(t *testing.T) {
 		if got := tt.sc.UserString(tt.imageUser); got != tt.want {
 			t.Errorf("%+v.UserString(%q) = %q, want %q", tt.sc, tt.imageUser, got, tt.want)
 		}
+	}
+}
+
+// The seccomp profile crosses the process boundary as JSON: a Localhost
+// profile's content stays verbatim, and no profile adds nothing.
+func TestSeccompProfileJSON(t *testing.T) {
+	if b, err := json.Marshal(SecurityContext{}); err != nil || string(b) != "{}" {
+		t.Fatalf("zero SecurityContext marshals to %s, %v; want {}", b, err)
+	}
+	in := SecurityContext{Seccomp: SeccompProfile{Type: SeccompLocalhost, LocalhostPath: "/var/lib/skiff/agent/seccomp/deny.json",
+		LocalhostProfile: json.RawMessage(`{"defaultAction":"SCMP_ACT_ERRNO"}`)}}
+	b, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out SecurityContext
+	if err := json.Unmarshal(b, &out); err != nil || !reflect.DeepEqual(out, in) {
+		t.Fatalf("round trip of %s = %+v, %v", b, out, err)
 	}
 }
