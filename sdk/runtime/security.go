@@ -137,3 +137,18 @@ func (sc SecurityContext) UserString(imageUser string) string {
 	}
 	return user + ":" + group
 }
+
+// Check refuses a profile no runtime can apply: an unknown type, or a
+// Localhost profile without content. Runtimes call it in CreateContainer.
+func (p SeccompProfile) Check() error {
+	switch p.Type {
+	case "", SeccompUnconfined, SeccompRuntimeDefault:
+		return nil
+	case SeccompLocalhost:
+		if len(p.LocalhostProfile) == 0 {
+			return fmt.Errorf("seccomp: Localhost profile %s: no content: the agent passes the file's content in Security.Seccomp.LocalhostProfile", p.LocalhostPath)
+		}
+		return nil
+	}
+	return fmt.Errorf("seccomp: profile type %q: use RuntimeDefault, Unconfined or Localhost", p.Type)
+}

@@ -82,3 +82,20 @@ func TestSeccompProfileJSON(t *testing.T) {
 		t.Fatalf("round trip of %s = %+v, %v", b, out, err)
 	}
 }
+
+func TestSeccompProfileCheck(t *testing.T) {
+	for _, ok := range []SeccompProfile{{}, {Type: SeccompUnconfined}, {Type: SeccompRuntimeDefault},
+		{Type: SeccompLocalhost, LocalhostProfile: json.RawMessage(`{"defaultAction":"SCMP_ACT_ALLOW"}`)}} {
+		if err := ok.Check(); err != nil {
+			t.Errorf("Check(%+v) = %v", ok, err)
+		}
+	}
+	for p, want := range map[*SeccompProfile]string{
+		{Type: SeccompLocalhost, LocalhostPath: "/s/p.json"}: "seccomp: Localhost profile /s/p.json: no content: the agent passes the file's content in Security.Seccomp.LocalhostProfile",
+		{Type: "runtime/default"}:                            `seccomp: profile type "runtime/default": use RuntimeDefault, Unconfined or Localhost`,
+	} {
+		if err := p.Check(); err == nil || err.Error() != want {
+			t.Errorf("Check(%+v) = %v, want %q", *p, err, want)
+		}
+	}
+}

@@ -152,8 +152,9 @@ func ContainerID(podUID, name string, attempt int) string {
 }
 
 // CreateContainer implements runtime.Plugin. It refuses what a real
-// runtime refuses on its own (runAsNonRoot with a root image user) and
-// keeps the spec for Spec.
+// runtime refuses on its own (runAsNonRoot with a root image user, a
+// seccomp profile it cannot apply) and keeps the spec, with the resolved
+// security settings and seccomp profile, for Spec.
 func (r *Runtime) CreateContainer(_ context.Context, pod runtime.Pod, c runtime.ContainerSpec) (string, error) {
 	if pod.UID == "" || c.Name == "" {
 		return "", fmt.Errorf("sim: create container in pod %s/%s: pod uid and container name are required", pod.Namespace, pod.Name)
@@ -162,6 +163,9 @@ func (r *Runtime) CreateContainer(_ context.Context, pod runtime.Pod, c runtime.
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err := runtime.CheckRunAsNonRoot(c.Security, r.imageUsers[c.Image]); err != nil {
+		return "", fmt.Errorf("sim: create container %q in pod %s/%s: %w", c.Name, pod.Namespace, pod.Name, err)
+	}
+	if err := c.Security.Seccomp.Check(); err != nil {
 		return "", fmt.Errorf("sim: create container %q in pod %s/%s: %w", c.Name, pod.Namespace, pod.Name, err)
 	}
 	if _, ok := r.containers[id]; ok {

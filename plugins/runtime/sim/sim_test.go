@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/skiff-sh/skiff/sdk/runtime"
@@ -24,13 +25,19 @@ func TestImageUserAndRunAsNonRoot(t *testing.T) {
 	if !errors.Is(err, runtime.ErrRunAsNonRoot) {
 		t.Fatalf("runAsNonRoot on a root image: err = %v, want ErrRunAsNonRoot", err)
 	}
+	_, err = r.CreateContainer(ctx, pod, runtime.ContainerSpec{Name: "c", Image: "app:1",
+		Security: runtime.SecurityContext{Seccomp: runtime.SeccompProfile{Type: runtime.SeccompLocalhost, LocalhostPath: "/seccomp/p.json"}}})
+	if err == nil || !strings.Contains(err.Error(), "seccomp: Localhost profile /seccomp/p.json: no content") {
+		t.Fatalf("Localhost seccomp profile without content: err = %v", err)
+	}
 	if list, _ := r.ListContainers(ctx); len(list) != 0 {
 		t.Fatalf("a refused container was created: %+v", list)
 	}
 
 	uid := int64(1000)
 	spec := runtime.ContainerSpec{Name: "c", Image: "app:1", Env: []runtime.EnvVar{{Name: "A", Value: "1"}},
-		Security: runtime.SecurityContext{RunAsNonRoot: true, RunAsUser: &uid, ReadOnlyRootFilesystem: true, CapabilitiesDrop: []string{"ALL"}}}
+		Security: runtime.SecurityContext{RunAsNonRoot: true, RunAsUser: &uid, ReadOnlyRootFilesystem: true, CapabilitiesDrop: []string{"ALL"},
+			Seccomp: runtime.SeccompProfile{Type: runtime.SeccompLocalhost, LocalhostPath: "/seccomp/p.json", LocalhostProfile: []byte(`{"defaultAction":"SCMP_ACT_LOG"}`)}}}
 	id, err := r.CreateContainer(ctx, pod, spec)
 	if err != nil {
 		t.Fatal(err)
