@@ -46,6 +46,10 @@ type AgentConfig struct {
 	Listen string `koanf:"listen"`
 	// ClusterDNS are pods' nameservers (default: the node's resolv.conf).
 	ClusterDNS []string `koanf:"cluster-dns"`
+	// SeccompDir holds the node's seccomp profiles, which Localhost
+	// seccompProfiles name relative to it (default DataDir/seccomp, as the
+	// kubelet's <root-dir>/seccomp).
+	SeccompDir string `koanf:"seccomp-dir"`
 }
 
 func defaultAgentConfig() AgentConfig {
@@ -78,7 +82,7 @@ func runAgent(ctx context.Context, full *Config, clientCfg *client.Config) error
 		return err
 	}
 	nc := node.Config{
-		NodeName: cfg.NodeName, Client: c, DataDir: cfg.DataDir,
+		NodeName: cfg.NodeName, Client: c, DataDir: cfg.DataDir, SeccompDir: cfg.SeccompDir,
 		ClusterCIDR: cfg.ClusterCIDR, PodSubnet: cfg.PodSubnet, NodeIPs: ips, Listen: cfg.Listen,
 		ClusterCAPEM: []byte(clientCfg.CertificateAuthorityData), ClusterDNS: cfg.ClusterDNS,
 		ClusterDomain: full.Services.ClusterDomain, Services: services,
@@ -147,6 +151,14 @@ func (cfg *AgentConfig) defaults(dataDir string) error {
 	if cfg.DataDir == "" {
 		cfg.DataDir = filepath.Join(dataDir, "agent")
 	}
+	if cfg.SeccompDir == "" {
+		cfg.SeccompDir = filepath.Join(cfg.DataDir, "seccomp")
+	}
+	abs, err := filepath.Abs(cfg.SeccompDir)
+	if err != nil {
+		return fmt.Errorf("agent.seccomp-dir: %w", err)
+	}
+	cfg.SeccompDir = abs
 	return nil
 }
 
@@ -232,6 +244,7 @@ var agentFlagKeys = map[string]string{
 	"data-dir": "data-dir", "node-name": "agent.node-name", "runtime": "agent.runtime",
 	"containerd-socket": "agent.containerd-socket", "cluster-cidr": "agent.cluster-cidr",
 	"pod-subnet": "agent.pod-subnet", "node-ip": "agent.node-ip", "listen": "agent.listen",
+	"seccomp-dir": "agent.seccomp-dir",
 	"service-cidr": "services.cidr", "cluster-domain": "services.cluster-domain", "dns": "dns.enabled",
 	"network-backend": "network.backend",
 }
@@ -314,6 +327,7 @@ network, services and dns keys; flags override them.`,
 	f.String("pod-subnet", "", "claim this /24 instead of the next free one")
 	f.String("node-ip", "", "node InternalIP, where peers reach the node (default: the default route's address)")
 	f.String("listen", def.Agent.Listen, "HOST:PORT of the agent's HTTPS endpoint for logs and exec")
+	f.String("seccomp-dir", "", "directory of the node's seccomp profiles, which Localhost seccompProfiles name (agent.seccomp-dir; default DATA_DIR/agent/seccomp)")
 	f.String("service-cidr", def.Services.CIDR, "cluster IP range (services.cidr; must match the server's): the DNS is its tenth address")
 	f.String("cluster-domain", def.Services.ClusterDomain, "DNS domain of Services (services.cluster-domain)")
 	f.Bool("dns", def.DNS.Enabled, "run the cluster DNS on this node and point pods at it (dns.enabled)")

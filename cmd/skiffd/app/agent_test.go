@@ -89,3 +89,32 @@ func TestAgentRejectsBadNetworkInput(t *testing.T) {
 		})
 	}
 }
+
+// agent.seccomp-dir defaults to the agent's data dir's seccomp, as the
+// kubelet's <root-dir>/seccomp; the file and --seccomp-dir set it.
+func TestAgentSeccompDir(t *testing.T) {
+	seccompDir := func(file string, args ...string) string {
+		t.Helper()
+		cfg, err := agentConfig(t, file, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cfg.Agent.defaults(cfg.DataDir); err != nil {
+			t.Fatal(err)
+		}
+		return cfg.Agent.SeccompDir
+	}
+	if got := seccompDir("", "--data-dir", "/srv/skiff"); got != "/srv/skiff/agent/seccomp" {
+		t.Errorf("default seccomp dir %q, want /srv/skiff/agent/seccomp", got)
+	}
+	if got := seccompDir("agent: {data-dir: /a}\n"); got != "/a/seccomp" {
+		t.Errorf("with agent.data-dir /a: seccomp dir %q, want /a/seccomp", got)
+	}
+	file := "agent: {seccomp-dir: /etc/skiff/seccomp}\n"
+	if got := seccompDir(file); got != "/etc/skiff/seccomp" {
+		t.Errorf("agent.seccomp-dir from the file: %q", got)
+	}
+	if got := seccompDir(file, "--seccomp-dir", "/opt/profiles"); got != "/opt/profiles" {
+		t.Errorf("--seccomp-dir does not override the file: %q", got)
+	}
+}

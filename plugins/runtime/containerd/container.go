@@ -75,6 +75,10 @@ func (r *Runtime) CreateContainer(ctx context.Context, pod Pod, c ContainerSpec)
 	if err := sdkruntime.CheckRunAsNonRoot(c.Security, imgCfg.User); err != nil {
 		return "", fmt.Errorf("%s: %w", where, err)
 	}
+	seccompOpts, err := seccompSpecOpts(c.Security)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", where, err)
+	}
 	args := processArgs(imgCfg.Entrypoint, imgCfg.Cmd, c.Command, c.Args)
 	if len(args) == 0 {
 		return "", fmt.Errorf("%s: no command: set command in the pod spec or an entrypoint/cmd in image %q", where, c.Image)
@@ -95,6 +99,8 @@ func (r *Runtime) CreateContainer(ctx context.Context, pod Pod, c ContainerSpec)
 		withResources(res),
 	}
 	specOpts = append(specOpts, securitySpecOpts(c.Security)...)
+	// After the capabilities, which containerd's default profile reads.
+	specOpts = append(specOpts, seccompOpts...)
 	if c.WorkingDir != "" {
 		specOpts = append(specOpts, oci.WithProcessCwd(c.WorkingDir))
 	}

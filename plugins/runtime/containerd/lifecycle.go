@@ -77,11 +77,19 @@ func (r *Runtime) startTask(ctx context.Context, c containerd.Container, labels 
 	return nil
 }
 
+// containerStreams copies a container's output to its log; drained is
+// closed once all of it is in the log file.
+type containerStreams struct {
+	cio.IO
+	drained chan struct{}
+}
+
 // trackStreams remembers a container's log copier and closes its log file
 // once the container's output ends.
 func (r *Runtime) trackStreams(id string, streams cio.IO, logs *logFile, writers ...*streamWriter) {
+	s := &containerStreams{IO: streams, drained: make(chan struct{})}
 	r.mu.Lock()
-	r.streams[id] = streams
+	r.streams[id] = s
 	r.mu.Unlock()
 	go func() {
 		streams.Wait()
@@ -89,7 +97,32 @@ func (r *Runtime) trackStreams(id string, streams cio.IO, logs *logFile, writers
 			w.flush()
 		}
 		logs.Close()
+		close(s.drained)
 	}()
+}
+
+// drainTimeout bounds how long an exit waits for the container's last
+// output to reach its log (a process that escaped the container could hold
+// the FIFO open).
+const drainTimeout = 2 * time.Second
+
+// waitDrained waits until container id's output is all in its log, as the
+// CRI does before it reports an exit, so that logs read after an exit are
+// complete.
+func (r *Runtime) waitDrained(ctx context.Context, id string) {
+	r.mu.Lock()
+	s, ok := r.streams[id]
+	r.mu.Unlock()
+	if !ok {
+		return
+	}
+	timer := time.NewTimer(drainTimeout)
+	defer timer.Stop()
+	select {
+	case <-s.drained:
+	case <-timer.C:
+	case <-ctx.Done():
+	}
 }
 
 // untrackStreams stops copying a container's output.
@@ -330,6 +363,7 @@ func (r *Runtime) WaitContainer(ctx context.Context, id string) (<-chan Exit, er
 				out <- Exit{Err: fmt.Errorf("wait for container %s: %w", id, ctx.Err())}
 				return
 			}
+			r.waitDrained(ctx, id)
 			out <- Exit{Code: int32(es.ExitCode()), At: es.ExitTime(), Err: es.Error()}
 		case <-ctx.Done():
 			out <- Exit{Err: fmt.Errorf("wait for container %s: %w", id, ctx.Err())}

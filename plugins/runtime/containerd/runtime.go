@@ -12,7 +12,6 @@ import (
 	"time"
 
 	containerd "github.com/containerd/containerd"
-	"github.com/containerd/containerd/cio"
 	"github.com/containerd/containerd/identifiers"
 	"github.com/containerd/containerd/namespaces"
 )
@@ -91,7 +90,7 @@ type Runtime struct {
 	mu sync.Mutex
 	// streams copy the stdout/stderr of running containers to their log
 	// files, by container ID.
-	streams map[string]cio.IO
+	streams map[string]*containerStreams
 
 	stopEvents context.CancelFunc
 	eventsDone chan struct{}
@@ -109,7 +108,7 @@ func Start(ctx context.Context, cfg Config) (*Runtime, error) {
 			return nil, fmt.Errorf("containerd runtime: data dir: %w", err)
 		}
 	}
-	r := &Runtime{cfg: cfg, log: cfg.Logger, streams: map[string]cio.IO{}, starts: make(chan struct{}, cfg.MaxParallelStarts)}
+	r := &Runtime{cfg: cfg, log: cfg.Logger, streams: map[string]*containerStreams{}, starts: make(chan struct{}, cfg.MaxParallelStarts)}
 	socket := cfg.Socket
 	if socket == "" {
 		socket = cfg.PrivateSocket
