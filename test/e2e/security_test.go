@@ -14,7 +14,8 @@ import (
 // A Helm-style pod (pod and container securityContext, envFrom from a
 // ConfigMap) applies unchanged and runs as asked: its ids, groups, a
 // read-only rootfs beside a writable fsGroup-owned emptyDir, no_new_privs,
-// no capabilities, and the environment with env winning over envFrom.
+// no capabilities, the runtime's default seccomp filter, and the
+// environment with env winning over envFrom.
 func TestSecurityContextAndEnvFrom(t *testing.T) {
 	c := requireCluster(t)
 	ns := c.namespace(t, "security")
@@ -22,7 +23,7 @@ func TestSecurityContextAndEnvFrom(t *testing.T) {
 echo "env greeting=$GREETING level=$LEVEL prefixed=$APP_LEVEL digit=$APP_1ST"
 touch /rootfile 2>/dev/null && echo "rootfs writable" || echo "rootfs read-only"
 echo x > /scratch/f && echo "scratch writable group $(stat -c %g /scratch)"
-grep -E '^(NoNewPrivs|CapEff)' /proc/self/status`
+grep -E '^(NoNewPrivs|CapEff|Seccomp):' /proc/self/status`
 	c.apply(t, fmt.Sprintf(`apiVersion: v1
 kind: ConfigMap
 metadata: {name: app-settings, namespace: %[1]s}
@@ -34,7 +35,13 @@ metadata: {name: secure, namespace: %[1]s}
 spec:
   restartPolicy: Never
   terminationGracePeriodSeconds: 1
-  securityContext: {runAsUser: 1000, runAsGroup: 3000, fsGroup: 2000, supplementalGroups: [4000], runAsNonRoot: true}
+  securityContext:
+    runAsUser: 1000
+    runAsGroup: 3000
+    fsGroup: 2000
+    supplementalGroups: [4000]
+    runAsNonRoot: true
+    seccompProfile: {type: RuntimeDefault}
   volumes: [{name: scratch, emptyDir: {}}]
   containers:
   - name: app
@@ -67,6 +74,7 @@ spec:
 		"scratch writable group 2000",
 		"CapEff:\t0000000000000000", // /proc/self/status order
 		"NoNewPrivs:\t1",
+		"Seccomp:\t2", // filter mode: containerd's default profile
 	}
 	if out := c.mustSkiff(t, "logs", "secure", "-n", ns); strings.TrimSpace(out) != strings.Join(want, "\n") {
 		t.Errorf("skiff logs secure:\n%s\nwant:\n%s", out, strings.Join(want, "\n"))
@@ -84,16 +92,18 @@ spec:
 
 // Containers that must not start show CreateContainerConfigError with the
 // reason, as the kubelet words it, and a Failed event: runAsNonRoot with
-// an image that runs as root, and envFrom of a ConfigMap that does not
-// exist.
+// an image that runs as root, a Localhost seccomp profile missing from the
+// node, and envFrom of a ConfigMap that does not exist.
 func TestContainerConfigErrors(t *testing.T) {
 	c := requireCluster(t)
 	ns := c.namespace(t, "configerr")
 	c.apply(t, webPod(ns, "rootless", "  securityContext: {runAsNonRoot: true}\n"))
 	c.apply(t, webPod(ns, "nosettings", "    envFrom: [{configMapRef: {name: missing-settings}}]\n"))
+	c.apply(t, webPod(ns, "noprofile", "    securityContext: {seccompProfile: {type: Localhost, localhostProfile: e2e/missing.json}}\n"))
 	for name, want := range map[string]string{
 		"rootless":   "container has runAsNonRoot and image will run as root",
 		"nosettings": "configmap " + ns + "/missing-settings",
+		"noprofile":  "seccomp profile " + filepath.Join(c.dataDir, "agent", "seccomp", "e2e", "missing.json") + " does not exist",
 	} {
 		eventually(t, 60*time.Second, name+" in CreateContainerConfigError", func() error {
 			row, err := c.getPo(t, ns, name)
@@ -125,16 +135,16 @@ func TestContainerConfigErrors(t *testing.T) {
 // apply`, by name, rather than accepted and ignored.
 func TestApplyRefusesUnsupportedSecurityFields(t *testing.T) {
 	c := requireCluster(t)
-	f := filepath.Join(c.dir, "seccomp.yaml")
-	manifest := webPod("default", "seccomp", "    securityContext: {seccompProfile: {type: RuntimeDefault}}\n")
+	f := filepath.Join(c.dir, "apparmor.yaml")
+	manifest := webPod("default", "apparmor", "    securityContext: {appArmorProfile: {type: RuntimeDefault}}\n")
 	if err := os.WriteFile(f, []byte(manifest), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	_, errOut, code := c.skiff("apply", "-f", f)
-	if code == 0 || !strings.Contains(errOut, `field "spec.containers[0].securityContext.seccompProfile" is not supported by skiff`) {
-		t.Fatalf("skiff apply with seccompProfile: exit %d, stderr %q; want it refused by name", code, errOut)
+	if code == 0 || !strings.Contains(errOut, `field "spec.containers[0].securityContext.appArmorProfile" is not supported by skiff`) {
+		t.Fatalf("skiff apply with appArmorProfile: exit %d, stderr %q; want it refused by name", code, errOut)
 	}
-	if _, _, code := c.skiff("get", "pod", "seccomp", "-n", "default"); code == 0 {
+	if _, _, code := c.skiff("get", "pod", "apparmor", "-n", "default"); code == 0 {
 		t.Fatal("the refused pod exists")
 	}
 }
