@@ -9,6 +9,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/skiff-sh/skiff/sdk"
@@ -104,7 +105,7 @@ func (m *wasmModule) instantiate(ctx context.Context) (*wasmInstance, error) {
 		WithStartFunctions().
 		WithStderr(m.stderr).
 		WithStdout(m.stderr)
-	mod, err := m.rt.InstantiateModule(ctx, m.compiled, cfg)
+	mod, err := m.rt.InstantiateModule(experimental.WithMemoryAllocator(ctx, guestMemory), m.compiled, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("instantiate %s: %w", m.spec.Wasm, err)
 	}

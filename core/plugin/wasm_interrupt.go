@@ -10,39 +10,44 @@ import (
 // traps at its next safe point.
 const interruptExport = "skiff_interrupt"
 
-// interruptTicks is how many loop iterations a guest runs between two safe
-// points: a few microseconds of guest code, so a deadline is met within
-// that and the Go runtime never waits longer than that to stop the world.
+// interruptTicks is how many loop iterations a function runs between two
+// safe points (a power of two): a few microseconds of guest code, so a
+// deadline is met within that and the Go runtime never waits longer than
+// that to stop the world.
 const interruptTicks = 1024
 
 // instrumentInterrupt returns a copy of the WASM module code that the host
 // can stop at a deadline, the way epoch interruption and gas-metering
 // injection do, at a cost of ~1 ns per loop iteration. It adds
 //
-//	(global $ticks (mut i32) (i32.const 1024))
 //	(global $skiff_interrupt (mut i32) (i32.const 0))  ;; exported
 //	(func $safepoint
-//	  (global.set $ticks (i32.const 1024))
 //	  (drop (memory.grow (i32.const 0)))
 //	  (if (global.get $skiff_interrupt) (then unreachable)))
 //
-// and makes every `loop` start with
+// gives every function a new i32 local $ticks, and makes every `loop`
+// start with
 //
-//	(global.set $ticks (i32.sub (global.get $ticks) (i32.const 1)))
-//	(if (i32.eqz (global.get $ticks)) (then (call $safepoint)))
+//	(local.set $ticks (i32.add (local.get $ticks) (i32.const 1)))
+//	(if (i32.eqz (i32.and (local.get $ticks) (i32.const 1023)))
+//	  (then (call $safepoint)))
 //
-// The new global and function take the next free indices, so no existing
-// index moves. Why not wazero's WithCloseOnContextDone: it calls out to Go
-// at every loop header (~55 ns), and a Go guest passes one for every
-// function entered and every byte of a string compared: a score call over
-// 5,000 nodes took 4 ms with it and 0.37 ms with this. Why the safe point
-// grows memory by 0 pages: compiled guest code cannot be preempted by the
-// Go scheduler, so a guest that never leaves it would stall every
-// stop-the-world (garbage collection) of the host, and with it the timer
-// that raises the flag; memory.grow is a call into the runtime in every
-// engine, where the goroutine can be stopped. Every code path that runs
-// forever passes a loop header; unbounded recursion without loops ends in a
-// stack-exhaustion trap.
+// The global, the function and the locals take the next free indices, so no
+// existing index moves. The counter is a local, which the compiler keeps in
+// a register: a global counter is a load and a store on every iteration,
+// and cost Go guests ~20% more. Whatever runs forever does so in a loop of
+// some frame, which then reaches a safe point every 1,024 iterations
+// (unbounded recursion ends in a stack-exhaustion trap instead).
+//
+// Why not wazero's WithCloseOnContextDone: it calls out to Go at every loop
+// header (~55 ns), and a Go guest passes one for every function it enters
+// and every branch to an earlier block: a score call over 5,000 nodes took
+// 4 ms with it and 0.37 ms without. Why the safe point grows memory by 0
+// pages: compiled guest code cannot be preempted by the Go scheduler, so a
+// guest that never left it would stall every stop-the-world (garbage
+// collection) of the host, and with it the timer that raises the flag;
+// memory.grow is a call into the runtime in every engine, where the
+// goroutine can be stopped.
 //
 // The walk covers the instruction set wazero accepts by default, except
 // SIMD: MVP, sign-extension, non-trapping float-to-int, bulk memory,
@@ -62,21 +67,17 @@ func instrumentInterrupt(name string, code []byte) ([]byte, error) {
 			return nil, err
 		}
 	}
-	if l.definedFuncs == 0 || l.types == 0 {
+	if len(l.funcTypes) == 0 {
 		return nil, in.errorf(0, "the module defines no functions: it cannot be a plugin")
 	}
 	if l.memories == 0 {
 		return nil, in.errorf(0, "the module has no memory: the plugin ABI, and the host's deadline check, need one")
 	}
-	ticks := uint32(l.importedGlobals + l.definedGlobals)
-	flag, safepoint := ticks+1, uint32(l.importedFuncs+l.definedFuncs)
-	check := appendU32([]byte{opGlobalGet}, ticks)
-	check = append(check, opI32Const, 1, opI32Sub, opGlobalSet)
-	check = appendU32(check, ticks)
-	check = appendU32(append(check, opGlobalGet), ticks)
-	check = appendU32(append(check, opI32Eqz, opIf, blockTypeEmpty, opCall), safepoint)
-	check = append(check, opEnd)
-
+	ins := &instrumentation{
+		flag:      uint32(l.importedGlobals + l.definedGlobals),
+		safepoint: uint32(l.importedFuncs + len(l.funcTypes)),
+		layout:    &l,
+	}
 	out := make([]byte, 0, len(code)+len(code)/8)
 	out = append(out, code[:8]...)
 	added := map[byte]bool{}
@@ -85,7 +86,7 @@ func instrumentInterrupt(name string, code []byte) ([]byte, error) {
 	addMissing := func(before byte) {
 		for _, id := range []byte{wasmSectionGlobal, wasmSectionExport} {
 			if !added[id] && sectionRank(before) > sectionRank(id) {
-				out = appendSection(out, id, appendNewEntries(id, appendU32(nil, 0), &l, ticks, flag))
+				out = appendSection(out, id, ins.appendNewEntries(id, appendU32(nil, 0)))
 				added[id] = true
 			}
 		}
@@ -100,10 +101,10 @@ func instrumentInterrupt(name string, code []byte) ([]byte, error) {
 		addMissing(s.id)
 		switch s.id {
 		case wasmSectionType, wasmSectionFunction, wasmSectionGlobal, wasmSectionExport:
-			out = appendSection(out, s.id, appendNewEntries(s.id, s.body, &l, ticks, flag))
+			out = appendSection(out, s.id, ins.appendNewEntries(s.id, s.body))
 			added[s.id] = true
 		case wasmSectionCode:
-			body, err := in.sub(s).instrumentCode(check, ticks, flag)
+			body, err := ins.code(in.sub(s))
 			if err != nil {
 				return nil, err
 			}
@@ -116,37 +117,47 @@ func instrumentInterrupt(name string, code []byte) ([]byte, error) {
 	return out, nil
 }
 
+// instrumentation is what instrumentInterrupt adds to one module.
+type instrumentation struct {
+	flag      uint32 // global index of $skiff_interrupt
+	safepoint uint32 // function index of $safepoint
+	layout    *wasmLayout
+}
+
 // appendNewEntries returns a vector section body (count and entries) with
 // the instrumentation's entries added at the end.
-func appendNewEntries(id byte, body []byte, l *wasmLayout, ticks, flag uint32) []byte {
+func (ins *instrumentation) appendNewEntries(id byte, body []byte) []byte {
 	r := &wasmReader{buf: body}
 	n := r.u32() // read without error by wasmLayout.add
-	out := append(appendU32(nil, n+uint32(newEntries[id])), body[r.pos:]...)
+	out := append(appendU32(nil, n+1), body[r.pos:]...)
 	switch id {
 	case wasmSectionType:
 		return append(out, 0x60, 0, 0) // () -> ()
 	case wasmSectionFunction:
-		return appendU32(out, uint32(l.types)) // the new type: () -> ()
+		return appendU32(out, uint32(len(ins.layout.params))) // the new type: () -> ()
 	case wasmSectionGlobal:
-		out = appendU32(append(out, valTypeI32, 1, opI32Const), interruptTicks)
-		return append(out, opEnd, valTypeI32, 1, opI32Const, 0, opEnd)
+		return append(out, valTypeI32, 1, opI32Const, 0, opEnd)
 	case wasmSectionExport:
 		out = append(appendU32(out, uint32(len(interruptExport))), interruptExport...)
-		return appendU32(append(out, exportKindGlobal), flag)
+		return appendU32(append(out, exportKindGlobal), ins.flag)
 	}
 	panic("appendNewEntries: section " + fmt.Sprint(id))
 }
 
-// newEntries is how many entries the instrumentation adds to each section.
-var newEntries = map[byte]int{wasmSectionType: 1, wasmSectionFunction: 1, wasmSectionGlobal: 2, wasmSectionExport: 1}
+// check is the code inserted after a loop's block type, counting on the
+// local ticks.
+func (ins *instrumentation) check(dst []byte, ticks uint32) []byte {
+	dst = appendU32(append(dst, opLocalGet), ticks)
+	dst = append(dst, opI32Const, 1, opI32Add, opLocalTee)
+	dst = appendU32(dst, ticks)
+	dst = append(dst, opI32Const, (interruptTicks-1)&0x7f|0x80, (interruptTicks-1)>>7, opI32And, opI32Eqz, opIf, blockTypeEmpty, opCall)
+	return append(appendU32(dst, ins.safepoint), opEnd)
+}
 
 // safepointBody is the code-section entry of the safe-point function.
-func safepointBody(ticks, flag uint32) []byte {
-	body := []byte{0} // no locals
-	body = appendU32(append(body, opI32Const), interruptTicks)
-	body = appendU32(append(body, opGlobalSet), ticks)
-	body = append(body, opI32Const, 0, opMemoryGrow, 0, opDrop, opGlobalGet)
-	body = appendU32(body, flag)
+func (ins *instrumentation) safepointBody() []byte {
+	body := []byte{0, opI32Const, 0, opMemoryGrow, 0, opDrop, opGlobalGet} // no locals
+	body = appendU32(body, ins.flag)
 	body = append(body, opIf, blockTypeEmpty, opUnreachable, opEnd, opEnd)
 	return append(appendU32(nil, uint32(len(body))), body...)
 }
@@ -215,9 +226,13 @@ func appendSection(out []byte, id byte, body []byte) []byte {
 	return append(out, body...)
 }
 
-// wasmLayout counts what the new entries' indices follow.
+// wasmLayout is what the new entries' indices follow and the functions'
+// parameter counts, after which the new local of each comes.
 type wasmLayout struct {
-	types, importedFuncs, definedFuncs, importedGlobals, definedGlobals, memories int
+	params                                         []int    // per type
+	funcTypes                                      []uint32 // per defined function
+	importedFuncs, importedGlobals, definedGlobals int
+	memories                                       int
 }
 
 func (l *wasmLayout) add(r *wasmReader, s wasmSection) error {
@@ -225,9 +240,16 @@ func (l *wasmLayout) add(r *wasmReader, s wasmSection) error {
 	var err error
 	switch s.id {
 	case wasmSectionType:
-		l.types, err = in.vecCount()
+		err = l.addTypes(in)
 	case wasmSectionFunction:
-		l.definedFuncs, err = in.vecCount()
+		var n int
+		n, err = in.vecCount()
+		for range n {
+			l.funcTypes = append(l.funcTypes, in.u32())
+		}
+		if err == nil {
+			err = in.end()
+		}
 	case wasmSectionGlobal:
 		l.definedGlobals, err = in.vecCount()
 	case wasmSectionMemory:
@@ -238,6 +260,25 @@ func (l *wasmLayout) add(r *wasmReader, s wasmSection) error {
 		err = l.addImports(in)
 	case wasmSectionExport:
 		err = in.checkExportFree(interruptExport)
+	}
+	return err
+}
+
+func (l *wasmLayout) addTypes(in *wasmReader) error {
+	n, err := in.vecCount()
+	for range n {
+		at := in.pos
+		if form := in.byte(); form != 0x60 && in.err == nil {
+			return in.errorf(at, "type of form 0x%02x, only function types (0x60) are supported", form)
+		}
+		params, _ := in.vecCount()
+		in.take(params)
+		results, _ := in.vecCount()
+		in.take(results)
+		l.params = append(l.params, params)
+	}
+	if err == nil {
+		err = in.end()
 	}
 	return err
 }
@@ -290,42 +331,58 @@ func (in *wasmReader) checkExportFree(name string) error {
 	return err
 }
 
-// instrumentCode rewrites the code section: each body with the check after
-// every loop's block type, and its new size.
-func (r *wasmReader) instrumentCode(check []byte, ticks, flag uint32) ([]byte, error) {
+// code rewrites the code section: each body with its counter local and
+// the check after every loop's block type, with its new size, then the
+// safe point's body.
+func (ins *instrumentation) code(r *wasmReader) ([]byte, error) {
 	n, err := r.vecCount()
 	if err != nil {
 		return nil, err
 	}
+	if n != len(ins.layout.funcTypes) {
+		return nil, r.errorf(0, "%d function bodies for %d functions", n, len(ins.layout.funcTypes))
+	}
 	out := appendU32(make([]byte, 0, len(r.buf)+len(r.buf)/8), uint32(n+1))
 	var fn []byte
-	for i := range n {
+	for i, typ := range ins.layout.funcTypes {
 		size := int(r.u32())
 		body := r.take(size)
 		if r.err != nil {
 			return nil, r.err
 		}
+		if int(typ) >= len(ins.layout.params) {
+			return nil, r.errorf(r.pos-size, "function %d has type %d of %d", i, typ, len(ins.layout.params))
+		}
 		f := &wasmReader{name: r.name, buf: body, base: r.base + r.pos - size}
-		if fn, err = f.instrumentBody(fn[:0], check); err != nil {
+		if fn, err = ins.body(f, fn[:0], ins.layout.params[typ]); err != nil {
 			return nil, fmt.Errorf("%w (in the code section's function %d)", err, i)
 		}
 		out = appendU32(out, uint32(len(fn)))
 		out = append(out, fn...)
 	}
-	return append(out, safepointBody(ticks, flag)...), r.end()
+	return append(out, ins.safepointBody()...), r.end()
 }
 
-// instrumentBody appends the instrumented function body to out.
-func (r *wasmReader) instrumentBody(out, check []byte) ([]byte, error) {
+// body appends the instrumented function body to out: its locals plus the
+// counter, and its code with a check after every loop's block type.
+func (ins *instrumentation) body(r *wasmReader, out []byte, params int) ([]byte, error) {
 	groups, _ := r.vecCount()
+	ticks := uint64(params)
 	for range groups {
-		r.u32()  // how many locals
-		r.byte() // of this value type
+		ticks += uint64(r.u32()) // how many locals
+		r.byte()                 // of this value type
 	}
 	if r.err != nil {
 		return nil, r.err
 	}
-	copied := 0
+	if ticks >= 50000 { // wazero's limit on a function's locals
+		return nil, r.errorf(0, "%d locals and parameters, no room for the counter", ticks)
+	}
+	out = appendU32(out, uint32(groups+1))
+	out = append(out, r.buf[lenU32(r.buf):r.pos]...)
+	out = append(out, 1, valTypeI32)
+	var check []byte
+	copied := r.pos
 	depth := 0 // open blocks, the function's own included
 	for depth >= 0 {
 		at := r.pos
@@ -342,6 +399,9 @@ func (r *wasmReader) instrumentBody(out, check []byte) ([]byte, error) {
 			r.s33()
 			depth++
 			if op == opLoop {
+				if check == nil {
+					check = ins.check(nil, uint32(ticks))
+				}
 				out = append(out, r.buf[copied:r.pos]...)
 				out = append(out, check...)
 				copied = r.pos
@@ -429,12 +489,14 @@ const (
 	opEnd            = 0x0b
 	opCall           = 0x10
 	opDrop           = 0x1a
+	opLocalGet       = 0x20
+	opLocalTee       = 0x22
 	opGlobalGet      = 0x23
-	opGlobalSet      = 0x24
 	opMemoryGrow     = 0x40
 	opI32Const       = 0x41
 	opI32Eqz         = 0x45
-	opI32Sub         = 0x6b
+	opI32Add         = 0x6a
+	opI32And         = 0x71
 	blockTypeEmpty   = 0x40
 	valTypeI32       = 0x7f
 	refTypeFunc      = 0x70
@@ -616,4 +678,14 @@ func appendU32(out []byte, v uint32) []byte {
 		v >>= 7
 	}
 	return append(out, byte(v))
+}
+
+// lenU32 is the length of the LEB128 at the start of b.
+func lenU32(b []byte) int {
+	for i, c := range b {
+		if c&0x80 == 0 {
+			return i + 1
+		}
+	}
+	return len(b)
 }

@@ -176,8 +176,7 @@ func TestInterruptKeepsBehaviour(t *testing.T) {
 	if bytes.Contains(code, []byte(".debug_info")) {
 		t.Error("the DWARF section was kept; its code offsets no longer hold")
 	}
-	// The flag (index 1, after the tick counter: the module had no global)
-	// is exported and starts at 0.
+	// The flag (global 0: the module had none) is exported and starts at 0.
 	g, ok := after.ExportedGlobal(interruptExport).(api.MutableGlobal)
 	if !ok || g.Get() != 0 {
 		t.Fatalf("exported %s = %v, want a mutable global at 0", interruptExport, after.ExportedGlobal(interruptExport))
@@ -196,8 +195,8 @@ func TestInterruptCheckAfterEveryLoop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// ticks is global 0, the safe point function 4 (after the 4 defined).
-	check := []byte{opGlobalGet, 0, opI32Const, 1, opI32Sub, opGlobalSet, 0, opGlobalGet, 0, opI32Eqz, opIf, blockTypeEmpty, opCall, 4, opEnd}
+	// The safe point is function 4 (after the 4 defined), the flag global 0.
+	ins := &instrumentation{flag: 0, safepoint: 4}
 	// Each function grows by one check per loop; its size prefix says so.
 	r := &wasmReader{name: "out", buf: code, pos: 8}
 	for r.pos < len(r.buf) && r.err == nil {
@@ -208,18 +207,30 @@ func TestInterruptCheckAfterEveryLoop(t *testing.T) {
 		}
 		cr := &wasmReader{buf: body}
 		n, _ := cr.vecCount()
-		for i, orig := range [][]byte{countBody, classifyBody, sumBody, miscBody} {
+		// The counter comes after the parameter and the locals.
+		for i, f := range []struct {
+			body  []byte
+			ticks uint32
+		}{{countBody, 2}, {classifyBody, 2}, {sumBody, 1}, {miscBody, 1}} {
 			got := cr.take(int(cr.u32()))
-			origBody := orig[lenPrefix(orig):]
-			loops := bytes.Count(origBody, []byte{opLoop, blockTypeEmpty}) + bytes.Count(origBody, []byte{opLoop, 0x00})
-			if len(got) != len(origBody)+loops*len(check) {
-				t.Errorf("function %d: %d bytes, want %d + %d checks", i, len(got), len(origBody), loops)
+			orig := f.body[lenPrefix(f.body):]
+			check := ins.check(nil, f.ticks)
+			loops := bytes.Count(orig, []byte{opLoop, blockTypeEmpty}) + bytes.Count(orig, []byte{opLoop, 0x00})
+			// One more locals group, (1 i32), and one check per loop.
+			if len(got) != len(orig)+2+loops*len(check) {
+				t.Errorf("function %d: %d bytes, want %d + 2 + %d checks", i, len(got), len(orig), loops)
+			}
+			if got[0] != orig[0]+1 || !bytes.Contains(got, []byte{1, valTypeI32}) {
+				t.Errorf("function %d: locals % x, want one more group of one i32", i, got[:5])
 			}
 			if c := bytes.Count(got, check); c != loops {
 				t.Errorf("function %d: %d checks, want %d (one per loop)", i, c, loops)
 			}
+			if loops > 0 && !bytes.Contains(got, cat([]byte{opLoop, blockTypeEmpty}, check)) && !bytes.Contains(got, cat([]byte{opLoop, 0x00}, check)) {
+				t.Errorf("function %d: no check right after a loop's block type", i)
+			}
 		}
-		if sp := cr.take(int(cr.u32())); !bytes.Equal(sp, safepointBody(0, 1)[1:]) {
+		if sp := cr.take(int(cr.u32())); !bytes.Equal(sp, ins.safepointBody()[1:]) {
 			t.Errorf("last function % x, want the safe point", sp)
 		}
 		if n != 5 || cr.end() != nil {
@@ -229,9 +240,6 @@ func TestInterruptCheckAfterEveryLoop(t *testing.T) {
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
-	if !bytes.Contains(code, cat([]byte{opLoop, blockTypeEmpty}, check)) || !bytes.Contains(code, cat([]byte{opLoop, 0x00}, check)) {
-		t.Error("no check right after a loop's block type")
-	}
 }
 
 func lenPrefix(b []byte) int {
@@ -240,7 +248,7 @@ func lenPrefix(b []byte) int {
 	return r.pos
 }
 
-// With imported and defined globals, the flag is the last index, after both.
+// With imported and defined globals, the flag takes the index after both.
 func TestInterruptGlobalIndexAfterImports(t *testing.T) {
 	env := cat([]byte("\x00asm\x01\x00\x00\x00"),
 		sec(6, vec([]byte{0x7f, 0, 0x41, 5, 0x0b})), // (global i32 (i32.const 5))
@@ -257,8 +265,8 @@ func TestInterruptGlobalIndexAfterImports(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Contains(code, []byte{opLoop, blockTypeEmpty, opGlobalGet, 2, opI32Const, 1}) {
-		t.Fatal("the check does not count on global 2 (after one imported and one defined global)")
+	if !bytes.HasSuffix(code, (&instrumentation{flag: 2}).safepointBody()) {
+		t.Fatal("the safe point does not read global 2 (after one imported and one defined global)")
 	}
 	rt := newTestRuntime(t)
 	if _, err := rt.InstantiateWithConfig(t.Context(), env, wazero.NewModuleConfig().WithName("env")); err != nil {
