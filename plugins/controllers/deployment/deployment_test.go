@@ -136,28 +136,16 @@ func TestProgressDeadline(t *testing.T) {
 	}
 }
 
-func TestConditionStatusChanged(t *testing.T) {
+func TestConditionStatus(t *testing.T) {
 	now := time.Now()
-	progressing := condition(ConditionProgressing, api.ConditionTrue, ReasonReplicaSetUpdated, `ReplicaSet "web-1" is progressing.`, now)
-	available := condition(ConditionAvailable, api.ConditionTrue, ReasonMinimumReplicasAvailable, "", now)
-	refreshed := progressing
-	refreshed.Reason, refreshed.LastUpdateTime = ReasonNewReplicaSetCreated, now.Add(time.Second)
-	exceeded := progressing
-	exceeded.Status, exceeded.Reason = api.ConditionFalse, ReasonProgressDeadlineExceeded
-	for _, tc := range []struct {
-		name    string
-		a, b    []api.DeploymentCondition
-		changed bool
-	}{
-		{"same", []api.DeploymentCondition{available, progressing}, []api.DeploymentCondition{available, progressing}, false},
-		{"reason and time only", []api.DeploymentCondition{available, progressing}, []api.DeploymentCondition{available, refreshed}, false},
-		{"other order", []api.DeploymentCondition{available, progressing}, []api.DeploymentCondition{progressing, available}, false},
-		{"status", []api.DeploymentCondition{available, progressing}, []api.DeploymentCondition{available, exceeded}, true},
-		{"added", []api.DeploymentCondition{available}, []api.DeploymentCondition{available, progressing}, true},
-		{"removed", []api.DeploymentCondition{available, progressing}, []api.DeploymentCondition{available}, true},
-	} {
-		if got := conditionStatusChanged(tc.a, tc.b); got != tc.changed {
-			t.Errorf("%s: conditionStatusChanged = %v, want %v", tc.name, got, tc.changed)
-		}
+	st := &api.DeploymentStatus{Conditions: []api.DeploymentCondition{
+		condition(ConditionAvailable, api.ConditionTrue, ReasonMinimumReplicasAvailable, "", now),
+		condition(ConditionProgressing, api.ConditionFalse, ReasonProgressDeadlineExceeded, "", now),
+	}}
+	if got := conditionStatus(st, ConditionProgressing); got != api.ConditionFalse {
+		t.Errorf("Progressing: %q, want False", got)
+	}
+	if got := conditionStatus(&api.DeploymentStatus{}, ConditionProgressing); got != "" {
+		t.Errorf("absent condition: %q, want \"\"", got)
 	}
 }

@@ -3,7 +3,6 @@ package deployment
 import (
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/skiff-sh/skiff/core/api"
@@ -28,16 +27,17 @@ const (
 
 // syncStatus ends a reconcile with at most one status write, of the whole
 // status, and says when to look again (the progress deadline, pods
-// becoming available, a batched write falling due). A write that tells
-// something new (observedGeneration, a condition's status, the rollout's
-// completion) goes at once; one that only moves counts or refreshes the
-// Progressing condition's time waits up to internal.StatusInterval, so a
+// becoming available, a batched write falling due). A write that moves the
+// rollout's state (a new observedGeneration, the Progressing condition's
+// status, completion) goes at once; one that moves counts, the Available
+// condition or the Progressing condition's time waits up to
+// internal.StatusInterval, as the replicaset controller's counts do, so a
 // rollout step costs one write rather than one per pod transition.
 func (c *Controller) syncStatus(ctx context.Context, r *rollout) (reconcile.Result, error) {
 	status, requeue := computeStatus(r)
 	changed := !statusEqual(&r.d.Status, &status)
 	final := r.complete() || status.ObservedGeneration != r.d.Status.ObservedGeneration ||
-		conditionStatusChanged(r.d.Status.Conditions, status.Conditions)
+		conditionStatus(&r.d.Status, ConditionProgressing) != conditionStatus(&status, ConditionProgressing)
 	if changed {
 		if cond := getCondition(&status, ConditionProgressing); cond != nil && cond.Reason == ReasonProgressDeadlineExceeded {
 			// A change of the condition's status: written at once.
@@ -215,16 +215,10 @@ func conditionsEqual(a, b []api.DeploymentCondition) bool {
 	return true
 }
 
-// conditionStatusChanged reports whether a condition appeared, went, or
-// changed its status; reasons, messages and times alone do not count.
-func conditionStatusChanged(a, b []api.DeploymentCondition) bool {
-	if len(a) != len(b) {
-		return true
+// conditionStatus is the status of st's condition typ, "" when absent.
+func conditionStatus(st *api.DeploymentStatus, typ string) string {
+	if c := getCondition(st, typ); c != nil {
+		return c.Status
 	}
-	for _, x := range a {
-		if !slices.ContainsFunc(b, func(y api.DeploymentCondition) bool { return x.Type == y.Type && x.Status == y.Status }) {
-			return true
-		}
-	}
-	return false
+	return ""
 }
