@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/resource"
+
 	"github.com/skiff-sh/skiff/core/api"
 	"github.com/skiff-sh/skiff/core/client"
 	"github.com/skiff-sh/skiff/plugins/controllers/nodelifecycle"
@@ -49,6 +51,10 @@ func TestNodeLossReplacesPods(t *testing.T) {
 	// The lost node's agent never confirms a stop: the pods are force-deleted
 	// once their grace period has passed.
 	d.Spec.Template.Spec.TerminationGracePeriodSeconds = api.Int64Ptr(1)
+	// Requests LeastAllocated can tell apart on 32-CPU nodes: without any,
+	// it scores by a 100m default, lost in rounding after the first pod, and
+	// later pods land at random.
+	d.Spec.Template.Spec.Containers[0].Resources.Requests = api.ResourceList{"cpu": resource.MustParse("2")}
 	if _, err := client.Create(ctx, c.Client, d); err != nil {
 		t.Fatal(err)
 	}
