@@ -4,6 +4,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -154,5 +155,25 @@ func TestDefaultRouteIP(t *testing.T) {
 	}
 	if err := apiserver.CheckAdvertiseAddress(ip.String()); err != nil {
 		t.Fatalf("the derived address must pass the key's own check: %v", err)
+	}
+}
+
+// Pods reach the API server as the `skiff` Service: the certificate must
+// cover its cluster IP and names, and the advertised address.
+func TestServingSANs(t *testing.T) {
+	cfg := parseFlags(t, "--config", writeConfig(t, "api: {extra-sans: [api.example.com]}\nservices: {cidr: 10.100.0.0/16, cluster-domain: corp.local}\n"))
+	sans, err := cfg.servingSANs("192.0.2.10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"api.example.com", "10.100.0.1", "skiff", "skiff.default", "skiff.default.svc", "skiff.default.svc.corp.local", "192.0.2.10"}
+	if !slices.Equal(sans, want) {
+		t.Fatalf("SANs %v, want %v", sans, want)
+	}
+	if sans, _ := cfg.servingSANs(""); slices.Contains(sans, "") || len(sans) != len(want)-1 {
+		t.Fatalf("no advertise address: SANs %v", sans)
+	}
+	if len(cfg.API.ExtraSANs) != 1 {
+		t.Fatalf("servingSANs must not change api.extra-sans: %v", cfg.API.ExtraSANs)
 	}
 }

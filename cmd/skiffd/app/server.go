@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"github.com/spf13/cobra"
@@ -60,12 +62,16 @@ func runServer(ctx context.Context, cfg *Config, src configSource) error {
 
 	services := cfg.Services.network()
 	services.AdvertiseAddress = cfg.advertiseAddress(defaultRouteIP)
+	sans, err := cfg.servingSANs(services.AdvertiseAddress)
+	if err != nil {
+		return err
+	}
 	pluginStatus := &pluginStatusHandler{}
 	srv, err := apiserver.New(apiserver.Config{
 		Store:     st,
 		DataDir:   cfg.DataDir,
 		Listen:    cfg.Listen,
-		ExtraSANs: cfg.API.ExtraSANs,
+		ExtraSANs: sans,
 		// `skiff plugins` reads the plugin host's status here.
 		ExtraHandlers: map[string]http.Handler{"GET " + PluginsPath: pluginStatus},
 		// skiff-system holds the cluster's own objects; node heartbeats
@@ -161,4 +167,21 @@ func openEtcd(ctx context.Context, cfg *Config) (*clientv3.Client, func(), error
 	}
 	slog.Info("embedded etcd ready", "dir", filepath.Join(cfg.DataDir, "etcd"))
 	return emb.Client(), func() { emb.Close() }, nil
+}
+
+// servingSANs are the names the serving certificate covers beyond the
+// API server's defaults: api.extra-sans, and those pods reach it by, as
+// the `skiff` Service in default: its cluster IP (the first of
+// services.cidr), its DNS names and the advertised address.
+func (c *Config) servingSANs(advertise string) ([]string, error) {
+	pfx, err := netip.ParsePrefix(c.Services.CIDR)
+	if err != nil {
+		return nil, fmt.Errorf("services.cidr: %w", err)
+	}
+	sans := append(slices.Clone(c.API.ExtraSANs), pfx.Masked().Addr().Next().String(),
+		"skiff", "skiff.default", "skiff.default.svc", "skiff.default.svc."+c.Services.ClusterDomain)
+	if advertise != "" {
+		sans = append(sans, advertise)
+	}
+	return sans, nil
 }
