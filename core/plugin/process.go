@@ -55,11 +55,51 @@ type processConn struct {
 	rpc     *process.Client
 	started time.Time
 	synced  atomic.Uint64
+
+	mu   sync.Mutex
+	idle []*process.Session // open sessions between calls
 }
 
+// processSession is one call's use of the process: a session (stream) of
+// the pool, or nil for the unary calls of the handshake.
 type processSession struct {
-	conn *processConn
-	sc   *callScratch
+	conn    *processConn
+	sc      *callScratch
+	session *process.Session
+}
+
+// takeSession returns an idle session or opens one.
+func (c *processConn) takeSession() (*process.Session, error) {
+	c.mu.Lock()
+	if k := len(c.idle); k > 0 {
+		s := c.idle[k-1]
+		c.idle = c.idle[:k-1]
+		c.mu.Unlock()
+		return s, nil
+	}
+	c.mu.Unlock()
+	return c.rpc.OpenSession()
+}
+
+// putSession keeps a session for the next call; one that failed is closed,
+// as its stream may hold half a call.
+func (c *processConn) putSession(s *process.Session, err error) {
+	if err != nil {
+		s.Close()
+		return
+	}
+	c.mu.Lock()
+	c.idle = append(c.idle, s)
+	c.mu.Unlock()
+}
+
+func (c *processConn) closeSessions() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range c.idle {
+		s.Close()
+	}
+	c.idle = nil
 }
 
 func loadProcess(ctx context.Context, spec *Spec, args sdk.Args, log *slog.Logger, stderr io.Writer, syncTimeout time.Duration) (impl, error) {
@@ -172,6 +212,7 @@ func (p *processPlugin) supervise() {
 			next, err := p.start(ctx)
 			cancel()
 			if err == nil {
+				conn.closeSessions()
 				p.current.Store(next)
 				p.restarting.Store(false)
 				p.log.Info("plugin process restarted", "pid", p.pid())
@@ -191,23 +232,37 @@ func (p *processPlugin) acquire(context.Context) (session, error) {
 		}
 		return nil, fmt.Errorf("plugin process %s is restarting after it exited%s", p.spec.Process, msg)
 	}
-	return &processSession{conn: p.current.Load(), sc: p.scratch.Get().(*callScratch)}, nil
+	conn := p.current.Load()
+	st, err := conn.takeSession()
+	if err != nil {
+		return nil, broken(err)
+	}
+	return &processSession{conn: conn, sc: p.scratch.Get().(*callScratch), session: st}, nil
 }
 
-func (p *processPlugin) release(s session, _ error) {
+func (p *processPlugin) release(s session, err error) {
 	ps := s.(*processSession)
+	ps.conn.putSession(ps.session, err)
 	p.scratch.Put(ps.sc)
 }
 
 func (p *processPlugin) close() error {
 	close(p.stop)
 	p.stopped.Wait()
-	p.current.Load().client.Kill() // asks the plugin to exit, then kills it
+	conn := p.current.Load()
+	conn.closeSessions()
+	conn.client.Kill() // asks the plugin to exit, then kills it
 	return nil
 }
 
 func (s *processSession) roundTrip(ctx context.Context, req []byte) ([]byte, error) {
-	resp, err := s.conn.rpc.Call(ctx, req)
+	var resp []byte
+	var err error
+	if s.session != nil {
+		resp, err = s.session.Call(ctx, req)
+	} else {
+		resp, err = s.conn.rpc.Call(ctx, req)
+	}
 	if err != nil {
 		return nil, broken(err)
 	}

@@ -4,17 +4,16 @@
 //
 //	func main() { process.Serve(zonepref.Descriptor, zonepref.New) }
 //
-// The gRPC service has a single unary method whose request and response are
-// the abi messages wrapped in a protobuf BytesValue, so the process and WASM
-// loaders share one encoding and one plugin-side Dispatcher.
+// The gRPC service carries the abi messages wrapped in a protobuf
+// BytesValue, so the process and WASM loaders share one encoding and one
+// plugin-side Dispatcher: a unary method for the handshake and rare calls,
+// and a bidirectional stream (a session) for the per-pod scheduler calls.
 package process
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"os"
-	"runtime/debug"
 
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
@@ -28,7 +27,7 @@ import (
 // cookie only stops a plugin binary from being run by hand by mistake; it
 // is not a security measure (the host pins binaries by SHA-256 for that).
 var Handshake = plugin.HandshakeConfig{
-	ProtocolVersion:  1,
+	ProtocolVersion:  2, // 2: sessions (a plugin built for 1 has no Session method)
 	MagicCookieKey:   "SKIFF_PLUGIN",
 	MagicCookieValue: "9f5c2e1a-skiff-plugin-abi-v1",
 }
@@ -96,12 +95,13 @@ func (p *grpcPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, conn *g
 	return &Client{conn: conn}, nil
 }
 
-// serviceDesc is written by hand: one method carrying opaque bytes needs no
+// serviceDesc is written by hand: two methods carrying opaque bytes need no
 // .proto file or generated code.
 var serviceDesc = grpc.ServiceDesc{
 	ServiceName: "skiff.plugin.v1.Plugin",
 	HandlerType: (*any)(nil),
 	Methods:     []grpc.MethodDesc{{MethodName: "Call", Handler: callHandler}},
+	Streams:     []grpc.StreamDesc{sessionStream},
 	Metadata:    "skiff/plugin/v1",
 }
 
@@ -120,18 +120,9 @@ func callHandler(srv any, ctx context.Context, decode func(any) error, intercept
 	return intercept(ctx, in, &grpc.UnaryServerInfo{Server: srv, FullMethod: callMethod}, handle)
 }
 
-// serve runs one request, turning a plugin panic into an error response so
-// that one bad request does not kill the process and every call in flight.
-func serve(ctx context.Context, d *abi.Dispatcher, req []byte) (resp *wrapperspb.BytesValue) {
+// serve runs one unary request.
+func serve(ctx context.Context, d *abi.Dispatcher, req []byte) *wrapperspb.BytesValue {
 	var w abi.Writer
-	defer func() {
-		if v := recover(); v != nil {
-			w.Reset()
-			w.U8(uint8(abi.StatusError))
-			w.Str(fmt.Sprintf("plugin panicked: %v\n%s", v, debug.Stack()))
-			resp = wrapperspb.Bytes(w.Buf)
-		}
-	}()
-	d.Handle(ctx, req, &w)
+	handle(ctx, d, req, &w)
 	return wrapperspb.Bytes(w.Buf)
 }
