@@ -109,14 +109,13 @@ func TestDeploymentRolloutStatusWrites(t *testing.T) {
 
 	prev := before.Status
 	for i, w := range writes {
-		gap := w.at.Sub(start)
-		if i > 0 {
-			gap = w.at.Sub(writes[i-1].at)
-		}
-		// Watch delivery jitters by a few ms; batching spaces by a second.
-		if i > 0 && !movesRollout(&prev, &w.status) && gap < statusInterval*8/10 {
-			t.Errorf("write %d came %s after the previous one with only counts or times changed (%+v): intermediate writes must be batched",
-				i+1, gap.Round(time.Millisecond), w.status)
+		// Watch delivery jitters (more on a loaded machine); batching spaces
+		// writes by a second.
+		if i > 0 && !movesRollout(&prev, &w.status) {
+			if gap := w.at.Sub(writes[i-1].at); gap < statusInterval*6/10 {
+				t.Errorf("write %d came %s after the previous one with only counts or times changed (%+v): intermediate writes must be batched",
+					i+1, gap.Round(time.Millisecond), w.status)
+			}
 		}
 		prev = w.status
 	}
