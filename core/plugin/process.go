@@ -71,13 +71,11 @@ type processSession struct {
 // takeSession returns an idle session or opens one.
 func (c *processConn) takeSession() (*process.Session, error) {
 	c.mu.Lock()
-	if k := len(c.idle); k > 0 {
-		s := c.idle[k-1]
-		c.idle = c.idle[:k-1]
-		c.mu.Unlock()
+	s, ok := popIdle(&c.idle)
+	c.mu.Unlock()
+	if ok {
 		return s, nil
 	}
-	c.mu.Unlock()
 	return c.rpc.OpenSession()
 }
 

@@ -147,13 +147,11 @@ func (m *wasmModule) acquire(ctx context.Context) (session, error) {
 		<-m.slots
 		return nil, errUnloaded
 	}
-	if k := len(m.idle); k > 0 {
-		in := m.idle[k-1]
-		m.idle = m.idle[:k-1]
-		m.mu.Unlock()
+	in, ok := popIdle(&m.idle)
+	m.mu.Unlock()
+	if ok {
 		return in, nil
 	}
-	m.mu.Unlock()
 	// Replacing a discarded instance (instantiate, _initialize, configure)
 	// is not the pod's fault: it runs under the load timeout, not the call's.
 	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.instantiateTimeout)
@@ -246,4 +244,17 @@ func (x *interrupter) call(ctx context.Context, fn api.Function, stack []uint64)
 		}
 	}
 	return err
+}
+
+// popIdle takes the most recently used item of a pool's idle stack (its
+// node mirror is the most likely to be current).
+func popIdle[T any](idle *[]T) (T, bool) {
+	var zero T
+	k := len(*idle)
+	if k == 0 {
+		return zero, false
+	}
+	v := (*idle)[k-1]
+	*idle = (*idle)[:k-1]
+	return v, true
 }
