@@ -86,17 +86,30 @@ func osImage() string {
 // defaultNodeIP is the source address the kernel picks for the default
 // route (no packet is sent), else the first global unicast address.
 func defaultNodeIP() string {
+	if ip, ok := DefaultRouteIP(); ok {
+		return ip.String()
+	}
+	return "127.0.0.1"
+}
+
+// DefaultRouteIP is the host's address for reaching other machines: the
+// source address of the IPv4 default route (a UDP "connect" to a TEST-NET
+// address, which sends nothing), else the first global unicast IPv4
+// address; ok is false when the host has neither.
+func DefaultRouteIP() (ip net.IP, ok bool) {
 	if conn, err := net.Dial("udp4", "192.0.2.1:9"); err == nil {
 		defer conn.Close()
-		return conn.LocalAddr().(*net.UDPAddr).IP.String()
+		if ip := conn.LocalAddr().(*net.UDPAddr).IP; !ip.IsLoopback() {
+			return ip, true
+		}
 	}
 	addrs, _ := net.InterfaceAddrs()
 	for _, a := range addrs {
-		if ipn, ok := a.(*net.IPNet); ok && ipn.IP.IsGlobalUnicast() && ipn.IP.To4() != nil {
-			return ipn.IP.String()
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && n.IP.IsGlobalUnicast() {
+			return n.IP, true
 		}
 	}
-	return "127.0.0.1"
+	return nil, false
 }
 
 // desiredNode is the Node as this agent registers it, without status.

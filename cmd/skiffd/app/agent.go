@@ -244,7 +244,7 @@ var agentFlagKeys = map[string]string{
 	"data-dir": "data-dir", "node-name": "agent.node-name", "runtime": "agent.runtime",
 	"containerd-socket": "agent.containerd-socket", "cluster-cidr": "agent.cluster-cidr",
 	"pod-subnet": "agent.pod-subnet", "node-ip": "agent.node-ip", "listen": "agent.listen",
-	"seccomp-dir": "agent.seccomp-dir",
+	"seccomp-dir":  "agent.seccomp-dir",
 	"service-cidr": "services.cidr", "cluster-domain": "services.cluster-domain", "dns": "dns.enabled",
 	"network-backend": "network.backend",
 }

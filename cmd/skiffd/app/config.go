@@ -221,22 +221,3 @@ func (c *Config) advertiseAddress(routeIP func() (net.IP, bool)) string {
 	}
 	return ""
 }
-
-// defaultRouteIP is the address the kernel would send from on the default
-// route (the agent's default node IP, found the same way; a UDP "dial"
-// sends nothing), else the first global unicast IPv4 address.
-func defaultRouteIP() (net.IP, bool) {
-	if conn, err := net.Dial("udp4", "192.0.2.1:9"); err == nil {
-		defer conn.Close()
-		if ip := conn.LocalAddr().(*net.UDPAddr).IP; !ip.IsLoopback() {
-			return ip, true
-		}
-	}
-	addrs, _ := net.InterfaceAddrs()
-	for _, a := range addrs {
-		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && n.IP.IsGlobalUnicast() {
-			return n.IP, true
-		}
-	}
-	return nil, false
-}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/skiff-sh/skiff/core/apiserver"
+	"github.com/skiff-sh/skiff/core/node"
 )
 
 func writeConfig(t *testing.T, body string) string {
@@ -146,12 +147,12 @@ func TestAdvertiseAddressChoice(t *testing.T) {
 }
 
 func TestDefaultRouteIP(t *testing.T) {
-	ip, ok := defaultRouteIP()
+	ip, ok := node.DefaultRouteIP()
 	if !ok {
 		t.Skip("this host has no non-loopback IPv4 address")
 	}
 	if ip.To4() == nil || ip.IsLoopback() || ip.IsUnspecified() {
-		t.Fatalf("defaultRouteIP: %s is not a reachable IPv4 address", ip)
+		t.Fatalf("node.DefaultRouteIP: %s is not a reachable IPv4 address", ip)
 	}
 	if err := apiserver.CheckAdvertiseAddress(ip.String()); err != nil {
 		t.Fatalf("the derived address must pass the key's own check: %v", err)

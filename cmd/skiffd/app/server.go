@@ -16,6 +16,7 @@ import (
 
 	"github.com/skiff-sh/skiff/core/apiserver"
 	"github.com/skiff-sh/skiff/core/client"
+	"github.com/skiff-sh/skiff/core/node"
 	"github.com/skiff-sh/skiff/core/plugin"
 	"github.com/skiff-sh/skiff/core/store"
 )
@@ -61,7 +62,7 @@ func runServer(ctx context.Context, cfg *Config, src configSource) error {
 	st := store.NewEtcd(etcd, cfg.Store.Prefix)
 
 	services := cfg.Services.network()
-	services.AdvertiseAddress = cfg.advertiseAddress(defaultRouteIP)
+	services.AdvertiseAddress = cfg.advertiseAddress(node.DefaultRouteIP)
 	sans, err := cfg.servingSANs(services.AdvertiseAddress)
 	if err != nil {
 		return err
