@@ -154,3 +154,30 @@ func TestDispatcherFollowsTableDeltas(t *testing.T) {
 		}
 	})
 }
+
+// Pod labels in a node record share one slab yet stay separate sets, and a
+// sender's unsorted set is sorted.
+func TestNodePodLabelsSlab(t *testing.T) {
+	n := &scheduler.Node{Name: "n", Pods: []scheduler.PodRef{
+		{Namespace: "a", Name: "p1", Labels: scheduler.Labels{{Key: "b", Value: "2"}, {Key: "a", Value: "1"}}},
+		{Namespace: "a", Name: "p2"},
+		{Namespace: "a", Name: "p3", Labels: scheduler.MakeLabels(map[string]string{"app": "web", "tier": "x", "z": "9"})},
+	}}
+	var w Writer
+	w.PutNode(n)
+	got := NewReader(w.Buf).Node()
+	if v := got.Pods[0].Labels; len(v) != 2 || v[0].Key != "a" || v.Value("b") != "2" {
+		t.Errorf("p1 labels %v, want a=1,b=2 sorted", v)
+	}
+	if got.Pods[1].Labels != nil {
+		t.Errorf("p2 labels %v, want none", got.Pods[1].Labels)
+	}
+	if v := got.Pods[2].Labels; len(v) != 3 || v.Value("tier") != "x" {
+		t.Errorf("p3 labels %v", v)
+	}
+	// Appending to one pod's labels must not overwrite the next pod's.
+	_ = append(got.Pods[0].Labels, scheduler.Label{Key: "c", Value: "3"})
+	if got.Pods[2].Labels[0].Key != "app" {
+		t.Error("pod labels share capacity across pods")
+	}
+}

@@ -17,7 +17,8 @@ import (
 // Op is the first byte of every request; the rest is the op's payload.
 type Op uint8
 
-// The operations of ABI version 1.
+// The operations of ABI version 2 (1 sent the pod of a scheduler call
+// without a length prefix).
 const (
 	// OpDescribe returns the plugin's descriptor (name, point, version).
 	OpDescribe Op = 1
@@ -262,7 +263,7 @@ func (d *Dispatcher) schedule(ctx context.Context, op Op, r *Reader, w *Writer) 
 	}
 	sc := scratchPool.Get().(*callScratch)
 	defer scratchPool.Put(sc)
-	pod := r.Pod()
+	pod := r.Section().Pod()
 	candidates := r.Candidates(&sc.candidates)
 	if err := r.Err(); err != nil {
 		return err

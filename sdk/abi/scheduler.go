@@ -187,14 +187,37 @@ func (r *Reader) Node() *scheduler.Node {
 	n.Allocated = r.Resources()
 	if k := r.Len(16); k > 0 {
 		n.Pods = make([]scheduler.PodRef, k)
+		// The pods' labels share one slab (a pod usually carries a few),
+		// instead of one allocation per pod.
+		slab := make(scheduler.Labels, 0, 2*k)
 		for i := range n.Pods {
-			n.Pods[i] = scheduler.PodRef{Namespace: r.Str(), Name: r.Str(), Labels: r.Labels()}
+			p := &n.Pods[i]
+			p.Namespace, p.Name = r.Str(), r.Str()
+			start := len(slab)
+			slab = r.appendLabels(slab)
+			if len(slab) > start {
+				p.Labels = slab[start:len(slab):len(slab)]
+			}
 			if ports := r.I32s(nil); len(ports) > 0 {
-				n.Pods[i].HostPorts = ports
+				p.HostPorts = ports
 			}
 		}
 	}
 	return n
+}
+
+// appendLabels decodes a counted list of key/value pairs onto dst (sorting
+// them if the sender did not).
+func (r *Reader) appendLabels(dst scheduler.Labels) scheduler.Labels {
+	n := r.Len(8)
+	start := len(dst)
+	for range n {
+		dst = append(dst, scheduler.Label{Key: r.Str(), Value: r.Str()})
+	}
+	if l := dst[start:]; !l.Sorted() {
+		dst = append(dst[:start], scheduler.MakeLabels(l.Map())...)
+	}
+	return dst
 }
 
 // PutDelta encodes the node-table delta that brings a mirror at
@@ -226,7 +249,9 @@ func (w *Writer) PutDelta(snap scheduler.Snapshot, since uint64, changed []int32
 // candidate slots.
 func (w *Writer) PutSchedCall(snap scheduler.Snapshot, since uint64, pod *scheduler.Pod, candidates []int32, changed []int32) []int32 {
 	changed = w.PutDelta(snap, since, changed)
-	w.PutPod(pod)
+	// A section, so that the pod's strings share one allocation in the
+	// plugin (a Go guest paid ~10 allocations per pod before).
+	w.PutSection(func() { w.PutPod(pod) })
 	w.PutCandidates(candidates)
 	return changed
 }

@@ -26,7 +26,7 @@ import (
 )
 
 // ABIVersion is returned by skiff_abi_version; the host refuses other values.
-const ABIVersion = 1
+const ABIVersion = 2
 
 var dispatcher *abi.Dispatcher
 

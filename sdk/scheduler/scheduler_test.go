@@ -104,3 +104,40 @@ func TestResourcesFits(t *testing.T) {
 		t.Errorf("gpu overflow: %v %q", ok, what)
 	}
 }
+
+// A mirror a few generations behind gets each changed slot once from the
+// change log; one further behind than the log reaches gets a scan. Either
+// way the delta is exactly the slots changed after its generation.
+func TestNodeTableChangesFromLog(t *testing.T) {
+	table := NewNodeTable()
+	lastChange := map[int32]uint64{}
+	var gens []uint64
+	for i := range 5000 {
+		name := fmt.Sprintf("n%d", i*7%1500)
+		if i%11 == 0 {
+			if slot, ok := table.Slot(name); ok {
+				table.Remove(name)
+				table.Read(func(s Snapshot) { lastChange[slot] = s.Gen })
+				continue
+			}
+		}
+		slot := table.Set(&Node{Name: name})
+		table.Read(func(s Snapshot) { lastChange[slot] = s.Gen; gens = append(gens, s.Gen) })
+	}
+	table.Read(func(s Snapshot) {
+		for _, since := range []uint64{s.Gen, s.Gen - 1, s.Gen - 7, s.Gen - 1000, gens[10], 1} {
+			got := map[int32]bool{}
+			for _, slot := range s.Changes(since, nil) {
+				if got[slot] {
+					t.Fatalf("since %d: slot %d twice", since, slot)
+				}
+				got[slot] = true
+			}
+			for slot, g := range lastChange {
+				if (g > since) != got[slot] {
+					t.Fatalf("since %d (now %d): slot %d changed at %d, in delta: %v", since, s.Gen, slot, g, got[slot])
+				}
+			}
+		}
+	})
+}

@@ -17,6 +17,22 @@ type NodeTable struct {
 	changed []uint64 // generation at which each slot last changed
 	slots   map[string]int32
 	free    []int32
+	// log is the slot changed at each generation after logBase, so that a
+	// mirror a few generations behind (every plugin instance, on every
+	// pod) gets its delta without a scan of every slot.
+	log     []int32
+	logBase uint64
+}
+
+// record logs that slot changed at the current generation, keeping at most
+// about as many entries as the table has slots (older mirrors get a scan).
+func (t *NodeTable) record(slot int32) {
+	t.log = append(t.log, slot)
+	if keep := max(1024, len(t.nodes)); len(t.log) > 2*keep {
+		drop := len(t.log) - keep
+		t.log = append(t.log[:0], t.log[drop:]...)
+		t.logBase += uint64(drop)
+	}
 }
 
 // NewNodeTable returns an empty table at generation 0.
@@ -41,6 +57,7 @@ func (t *NodeTable) Set(n *Node) int32 {
 	}
 	t.nodes[slot] = n
 	t.changed[slot] = t.gen
+	t.record(slot)
 	return slot
 }
 
@@ -56,6 +73,7 @@ func (t *NodeTable) Remove(name string) {
 	delete(t.slots, name)
 	t.nodes[slot] = nil
 	t.changed[slot] = t.gen
+	t.record(slot)
 	t.free = append(t.free, slot)
 }
 
@@ -91,6 +109,15 @@ func (t *NodeTable) Read(fn func(s Snapshot)) {
 // removed) reaches s.Gen. since 0 returns every occupied slot. A snapshot
 // not produced by a NodeTable reports every occupied slot.
 func (s Snapshot) Changes(since uint64, dst []int32) []int32 {
+	if t := s.table; t != nil && since > 0 && since >= t.logBase && since <= s.Gen {
+		// Each slot once, at its latest change.
+		for g := since + 1; g <= s.Gen; g++ {
+			if slot := t.log[g-t.logBase-1]; t.changed[slot] == g {
+				dst = append(dst, slot)
+			}
+		}
+		return dst
+	}
 	for slot, n := range s.Nodes {
 		changed := s.table == nil || s.table.changed[slot] > since
 		if changed && (since > 0 || n != nil) {
