@@ -49,7 +49,8 @@ func (d *describer) pod(p *api.Pod) {
 
 func (d *describer) containers(specs []api.Container, statuses []api.ContainerStatus) {
 	w := d.w
-	for _, c := range specs {
+	for i := range specs {
+		c := &specs[i]
 		w.field(1, c.Name, "")
 		w.field(2, "Image", c.Image)
 		var ports []string
@@ -74,6 +75,7 @@ func (d *describer) containers(specs []api.Container, statuses []api.ContainerSt
 			w.field(2, "Ready", printersBool(cs.Ready))
 			w.field(2, "Restart Count", fmt.Sprint(cs.RestartCount))
 		}
+		containerDetails(w, c)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -87,7 +88,7 @@ func TestRolloutSetImageHistoryUndo(t *testing.T) {
 		return nil
 	})
 	out := c.ok("", "rollout", "history", "deploy/web", "--revision", "1")
-	if !strings.HasPrefix(out, "deployment.apps/web with revision #1\nPod Template:\n") || !strings.Contains(out, "Image:  nginx:1") {
+	if !strings.HasPrefix(out, "deployment.apps/web with revision #1\nPod Template:\n") || !regexp.MustCompile(`Image:\s+nginx:1\n`).MatchString(out) {
 		t.Fatalf("history --revision 1:\n%s", out)
 	}
 	c.fails("", `deployment "web": revision 7 not found; revisions: 1, 2`, "rollout", "history", "deploy/web", "--revision", "7")
