@@ -56,32 +56,47 @@ type processConn struct {
 	started time.Time
 	synced  atomic.Uint64
 
+	// channelAddr and channelToken reach the plugin's channel, when it
+	// could open one; calls use gRPC sessions otherwise.
+	channelAddr  string
+	channelToken []byte
+
 	mu   sync.Mutex
-	idle []*process.Session // open sessions between calls
+	idle []caller // open channels or sessions between calls
 }
 
-// processSession is one call's use of the process: a session (stream) of
-// the pool, or nil for the unary calls of the handshake.
+// caller is one connection to the process carrying one call at a time: a
+// channel (process.Channel) or a gRPC session (process.Session).
+type caller interface {
+	Call(ctx context.Context, req []byte) ([]byte, error)
+	Close()
+}
+
+// processSession is one call's use of the process: a caller of the pool,
+// or nil for the unary calls of the handshake.
 type processSession struct {
 	conn    *processConn
 	sc      *callScratch
-	session *process.Session
+	session caller
 }
 
-// takeSession returns an idle session or opens one.
-func (c *processConn) takeSession() (*process.Session, error) {
+// takeSession returns an idle caller or opens one.
+func (c *processConn) takeSession() (caller, error) {
 	c.mu.Lock()
 	s, ok := popIdle(&c.idle)
 	c.mu.Unlock()
 	if ok {
 		return s, nil
 	}
+	if c.channelAddr != "" {
+		return process.DialChannel(c.channelAddr, c.channelToken)
+	}
 	return c.rpc.OpenSession()
 }
 
-// putSession keeps a session for the next call; one that failed is closed,
-// as its stream may hold half a call.
-func (c *processConn) putSession(s *process.Session, err error) {
+// putSession keeps a caller for the next call; one that failed is closed,
+// as its connection may hold half a call.
+func (c *processConn) putSession(s caller, err error) {
 	if err != nil {
 		s.Close()
 		return
@@ -161,6 +176,11 @@ func (p *processPlugin) start(ctx context.Context) (*processConn, error) {
 	if err := handshake(ctx, &processSession{conn: conn, sc: new(callScratch)}, p.spec, p.args); err != nil {
 		client.Kill()
 		return nil, err
+	}
+	if addr, token, err := conn.rpc.OpenChannel(ctx); err == nil {
+		conn.channelAddr, conn.channelToken = addr, token
+	} else {
+		p.log.Info("plugin channel unavailable, calls go over gRPC sessions", "err", err)
 	}
 	return conn, nil
 }

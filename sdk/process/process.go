@@ -7,7 +7,9 @@
 // The gRPC service carries the abi messages wrapped in a protobuf
 // BytesValue, so the process and WASM loaders share one encoding and one
 // plugin-side Dispatcher: a unary method for the handshake and rare calls,
-// and a bidirectional stream (a session) for the per-pod scheduler calls.
+// a bidirectional stream (a session) per caller, and, where the plugin can
+// open one, a plain unix-socket channel for the per-pod scheduler calls
+// (see channel.go).
 package process
 
 import (
@@ -95,12 +97,12 @@ func (p *grpcPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, conn *g
 	return &Client{conn: conn}, nil
 }
 
-// serviceDesc is written by hand: two methods carrying opaque bytes need no
+// serviceDesc is written by hand: methods carrying opaque bytes need no
 // .proto file or generated code.
 var serviceDesc = grpc.ServiceDesc{
 	ServiceName: "skiff.plugin.v1.Plugin",
 	HandlerType: (*any)(nil),
-	Methods:     []grpc.MethodDesc{{MethodName: "Call", Handler: callHandler}},
+	Methods:     []grpc.MethodDesc{{MethodName: "Call", Handler: callHandler}, {MethodName: "OpenChannel", Handler: openChannelHandler}},
 	Streams:     []grpc.StreamDesc{sessionStream},
 	Metadata:    "skiff/plugin/v1",
 }
