@@ -20,8 +20,9 @@ var (
 func abiVersion() uint32 { return ABIVersion }
 
 // skiffMalloc returns the address of a guest buffer of size bytes for the
-// next request. The buffer is reused across calls, so the steady state
-// allocates nothing.
+// next requests: the host may send any request of up to size bytes there
+// until it calls skiff_malloc again. The buffer is reused across calls, so
+// the steady state allocates nothing.
 //
 //go:wasmexport skiff_malloc
 func skiffMalloc(size uint32) uint32 {
