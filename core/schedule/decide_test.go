@@ -52,7 +52,9 @@ func table(n int) *scheduler.NodeTable {
 func decide(tb *scheduler.NodeTable, pols Policies, opts DecideOptions) (Decision, error) {
 	var d Decision
 	var err error
-	tb.Read(func(s scheduler.Snapshot) { d, err = Decide(context.Background(), pols, &scheduler.Pod{Name: "p"}, s, opts, nil) })
+	tb.Read(func(s scheduler.Snapshot) {
+		d, err = Decide(context.Background(), pols, &scheduler.Pod{Name: "p"}, s, opts, nil)
+	})
 	return d, err
 }
 
