@@ -17,7 +17,6 @@ import (
 	"github.com/skiff-sh/skiff/core/api"
 	"github.com/skiff-sh/skiff/core/client"
 	"github.com/skiff-sh/skiff/core/client/clienttest"
-	"github.com/skiff-sh/skiff/test/scenario"
 )
 
 var (
@@ -104,7 +103,7 @@ func TestControllerProcessReconcilesRestartsAndStops(t *testing.T) {
 			return nil
 		}
 	}
-	scenario.Eventually(t, 20*time.Second, annotationIs("alice"))
+	clienttest.Eventually(t, 20*time.Second, annotationIs("alice"))
 	first := p.Status()
 	if first.State != ControllerRunning || !processAlive(first.PID) {
 		t.Fatalf("status %+v, want running with a live pid", first)
@@ -118,7 +117,7 @@ func TestControllerProcessReconcilesRestartsAndStops(t *testing.T) {
 	if err := syscall.Kill(first.PID, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	scenario.Eventually(t, 20*time.Second, func() error {
+	clienttest.Eventually(t, 20*time.Second, func() error {
 		if st := p.Status(); st.State != ControllerRunning || st.PID == first.PID || st.Restarts != 1 {
 			return fmt.Errorf("status %+v, want running again under a new pid after one restart", st)
 		}
@@ -127,7 +126,7 @@ func TestControllerProcessReconcilesRestartsAndStops(t *testing.T) {
 	if _, err := client.Patch[*api.Namespace](ctx, srv.Client, "", "team-a", []byte(`{"metadata":{"labels":{"team":"bob"}}}`)); err != nil {
 		t.Fatal(err)
 	}
-	scenario.Eventually(t, 20*time.Second, annotationIs("bob"))
+	clienttest.Eventually(t, 20*time.Second, annotationIs("bob"))
 
 	// Losing the lead (ctx ends) stops the process cleanly.
 	second := p.Status().PID
@@ -218,7 +217,7 @@ func TestControllerProcessRetriesABinaryThatIsNotAController(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx, cfg) }()
-	scenario.Eventually(t, 20*time.Second, func() error {
+	clienttest.Eventually(t, 20*time.Second, func() error {
 		if st := p.Status(); st.State != ControllerFailing || !strings.Contains(st.LastError, "does not serve the controller contract") {
 			return fmt.Errorf("status %+v", st)
 		}

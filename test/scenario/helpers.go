@@ -10,6 +10,7 @@ import (
 
 	"github.com/skiff-sh/skiff/core/api"
 	"github.com/skiff-sh/skiff/core/client"
+	"github.com/skiff-sh/skiff/core/client/clienttest"
 )
 
 // NewDeployment returns a Deployment of image with app=name labels.
@@ -40,20 +41,10 @@ func RollingUpdate(d *api.Deployment, maxSurge, maxUnavailable intstr.IntOrStrin
 }
 
 // Eventually polls cond every 20ms until it returns nil or timeout passes,
-// then fails with cond's last error.
+// then fails with cond's last error (clienttest.Eventually).
 func Eventually(t testing.TB, timeout time.Duration, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %s: %v", timeout, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	clienttest.Eventually(t, timeout, cond)
 }
 
 // ActivePods lists the pods in namespace matching selector that are not

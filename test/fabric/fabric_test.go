@@ -1,3 +1,6 @@
+// Tests of core/node/fabric on real network namespaces. They live outside
+// core because the namespace helpers (test/harness) build pod networks with
+// a plugin, and core must not depend on plugins, even in tests.
 package fabric_test
 
 import (
