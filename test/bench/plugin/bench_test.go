@@ -8,13 +8,13 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"testing"
 	"time"
 
 	"github.com/skiff-sh/skiff/core/plugin"
+	"github.com/skiff-sh/skiff/core/plugin/plugintest"
 	"github.com/skiff-sh/skiff/sdk"
 	"github.com/skiff-sh/skiff/sdk/scheduler"
 	"github.com/skiff-sh/skiff/wasm-examples/zone-pref/zonepref"
@@ -22,20 +22,12 @@ import (
 
 const nodes = 5000
 
+// build compiles pkg into dir/out (a WASM module when wasm is set).
 func build(t *testing.T, dir, out, pkg string, wasm bool) string {
 	t.Helper()
 	path := filepath.Join(dir, out)
-	args := []string{"build", "-o", path}
-	cmd := exec.Command("go")
-	cmd.Env = os.Environ()
-	if wasm {
-		args = append(args, "-buildmode=c-shared")
-		cmd.Env = append(cmd.Env, "GOOS=wasip1", "GOARCH=wasm")
-	}
-	cmd.Args = append([]string{"go"}, append(args, pkg)...)
-	cmd.Dir = "../../.."
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building %s: %v\n%s", pkg, err, b)
+	if err := plugintest.Build(pkg, path, wasm); err != nil {
+		t.Fatal(err)
 	}
 	return path
 }

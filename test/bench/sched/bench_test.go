@@ -15,7 +15,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -24,6 +23,7 @@ import (
 	"github.com/skiff-sh/skiff/cmd/skiffd/app"
 	"github.com/skiff-sh/skiff/core/api"
 	"github.com/skiff-sh/skiff/core/plugin"
+	"github.com/skiff-sh/skiff/core/plugin/plugintest"
 	"github.com/skiff-sh/skiff/core/schedule"
 	"github.com/skiff-sh/skiff/sdk"
 	"github.com/skiff-sh/skiff/sdk/scheduler"
@@ -39,20 +39,12 @@ func (b *countingBinder) Bind(context.Context, *api.Pod, string) error {
 
 func (*countingBinder) SetCondition(context.Context, *api.Pod, string, string) error { return nil }
 
+// build compiles pkg into dir/out (a WASM module when wasm is set).
 func build(t *testing.T, dir, out, pkg string, wasm bool) string {
 	t.Helper()
 	path := filepath.Join(dir, out)
-	args := []string{"build", "-o", path}
-	cmd := exec.Command("go")
-	cmd.Env = os.Environ()
-	if wasm {
-		args = append(args, "-buildmode=c-shared")
-		cmd.Env = append(cmd.Env, "GOOS=wasip1", "GOARCH=wasm")
-	}
-	cmd.Args = append([]string{"go"}, append(args, pkg)...)
-	cmd.Dir = "../../.."
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building %s: %v\n%s", pkg, err, b)
+	if err := plugintest.Build(pkg, path, wasm); err != nil {
+		t.Fatal(err)
 	}
 	return path
 }
