@@ -26,7 +26,10 @@ type Config struct {
 }
 
 // ZonePref is the configured policy.
-type ZonePref struct{ cfg Config }
+type ZonePref struct {
+	cfg   Config
+	zones *scheduler.LabelIndex
+}
 
 var _ scheduler.ScorePlugin = (*ZonePref)(nil)
 
@@ -42,15 +45,21 @@ func New(args sdk.Args, _ sdk.Handle) (any, error) {
 	if cfg.Score < 0 || cfg.Score > scheduler.MaxNodeScore {
 		return nil, fmt.Errorf("args: score: must be in [0, %d], got %d", scheduler.MaxNodeScore, cfg.Score)
 	}
-	return &ZonePref{cfg: cfg}, nil
+	return &ZonePref{cfg: cfg, zones: scheduler.NewLabelIndex(cfg.Label)}, nil
 }
 
 // Score implements scheduler.ScorePlugin.
 func (z *ZonePref) Score(_ context.Context, pod *scheduler.Pod, nodes []*scheduler.Node, candidates []int32, scores []int64) error {
 	want, ok := pod.Annotations.Get(z.cfg.Annotation)
-	for i, slot := range candidates {
+	if !ok {
+		clear(scores)
+		return nil
+	}
+	hit := make([]bool, len(candidates))
+	z.zones.Match(nodes, candidates, want, hit)
+	for i := range candidates {
 		scores[i] = 0
-		if ok && nodes[slot].Labels.Value(z.cfg.Label) == want {
+		if hit[i] {
 			scores[i] = z.cfg.Score
 		}
 	}

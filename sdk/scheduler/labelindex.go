@@ -1,0 +1,69 @@
+package scheduler
+
+import "sync"
+
+// LabelIndex answers "which candidates carry key=value" for one label key
+// from two dense arrays instead of each node's labels. Walking the labels
+// costs a policy four cache misses (node, label slice, key, value) and two
+// string compares per candidate; over 500 candidates of a 5,000-node
+// cluster that was ~40 us in a WASM guest and ~25 us in Rust, against ~3 us
+// here.
+//
+// The index keeps, per slot, the node it last read and the number standing
+// for that node's value. Nodes are immutable (a change is a new *Node in the
+// slot, in the host's table and in every plugin's mirror), so a slot whose
+// pointer differs is re-read on use: the index needs no notification and is
+// correct whichever loader runs the policy. Safe for concurrent use.
+type LabelIndex struct {
+	key string
+
+	mu     sync.Mutex
+	src    []*Node
+	ids    []uint32
+	values map[string]uint32
+}
+
+// NewLabelIndex returns an empty index of label key.
+func NewLabelIndex(key string) *LabelIndex {
+	return &LabelIndex{key: key, values: map[string]uint32{}}
+}
+
+// Key is the indexed label key.
+func (x *LabelIndex) Key() string { return x.key }
+
+// Match sets hit[i] to whether nodes[candidates[i]] has the label set to
+// value; hit must be as long as candidates. Candidates must be nodes of
+// nodes (the scheduler guarantees it).
+func (x *LabelIndex) Match(nodes []*Node, candidates []int32, value string, hit []bool) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if len(x.src) < len(nodes) {
+		x.src = append(x.src, make([]*Node, len(nodes)-len(x.src))...)
+		x.ids = append(x.ids, make([]uint32, len(nodes)-len(x.ids))...)
+	}
+	src, ids := x.src[:len(nodes)], x.ids[:len(nodes)]
+	for _, slot := range candidates {
+		if n := nodes[slot]; src[slot] != n {
+			src[slot], ids[slot] = n, x.id(n)
+		}
+	}
+	// Looked up after the refresh, which may have met value first.
+	want, ok := x.values[value]
+	for i, slot := range candidates {
+		hit[i] = ok && ids[slot] == want
+	}
+}
+
+// id is the number of n's value, 0 when the label is not set.
+func (x *LabelIndex) id(n *Node) uint32 {
+	v, ok := n.Labels.Get(x.key)
+	if !ok {
+		return 0
+	}
+	id, ok := x.values[v]
+	if !ok {
+		id = uint32(len(x.values) + 1)
+		x.values[v] = id
+	}
+	return id
+}
