@@ -13,7 +13,9 @@ import "sync"
 // for that node's value. Nodes are immutable (a change is a new *Node in the
 // slot, in the host's table and in every plugin's mirror), so a slot whose
 // pointer differs is re-read on use: the index needs no notification and is
-// correct whichever loader runs the policy. Safe for concurrent use.
+// correct whichever loader runs the policy. Holding the pointer also keeps
+// that node alive, so its address cannot be reused by a newer node and pass
+// for unchanged. Safe for concurrent use.
 type LabelIndex struct {
 	key string
 
