@@ -4,6 +4,7 @@ package plugin
 
 import (
 	"syscall"
+	"unsafe"
 
 	"github.com/tetratelabs/wazero/experimental"
 )
@@ -43,10 +44,19 @@ func (m *mappedMemory) Reallocate(size uint64) []byte {
 		return nil // past the limit: memory.grow fails in the guest
 	}
 	if size > m.open {
-		if err := syscall.Mprotect(m.buf[m.open:size], syscall.PROT_READ|syscall.PROT_WRITE); err != nil {
+		// Open whole huge pages: the kernel backs a fault with a huge page
+		// only when its 2 MiB range is already accessible. A Go guest
+		// grows a few wasm pages at a time and writes each at once, so
+		// opening exactly size left most of its heap on 4 KiB pages, each
+		// first touch a ~12 us fault in a VM: ~0.9 faults, ~10 us, per
+		// scheduling call while the heap grew. The guest still sees size
+		// bytes; the rest stays out of its bounds checks.
+		base := uint64(uintptr(unsafe.Pointer(unsafe.SliceData(m.buf))))
+		open := min(alignUp(base+size, hugePage)-base, uint64(len(m.buf)))
+		if err := syscall.Mprotect(m.buf[m.open:open], syscall.PROT_READ|syscall.PROT_WRITE); err != nil {
 			return nil
 		}
-		m.open = size
+		m.open = open
 	}
 	return m.buf[:size]
 }
@@ -72,3 +82,7 @@ func (m *sliceMemory) Reallocate(size uint64) []byte {
 }
 
 func (m *sliceMemory) Free() { m.buf = nil }
+
+const hugePage = 2 << 20
+
+func alignUp(n, to uint64) uint64 { return (n + to - 1) / to * to }

@@ -1,6 +1,12 @@
 package plugin
 
 import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"unsafe"
 )
@@ -30,4 +36,52 @@ func TestMappedMemoryGrowsInPlace(t *testing.T) {
 	if got := mem.Reallocate(4 * page); len(got) != 4*page || got[page-1] != 42 {
 		t.Fatal("could not grow to the limit")
 	}
+}
+
+// A guest that grows its memory a wasm page at a time and writes each new
+// page at once still gets huge pages, where the kernel grants them on
+// madvise: the 2 MiB ranges are opened whole before the first write.
+func TestMappedMemoryGetsHugePages(t *testing.T) {
+	mode, err := os.ReadFile("/sys/kernel/mm/transparent_hugepage/enabled")
+	if err != nil || !(bytes.Contains(mode, []byte("[madvise]")) || bytes.Contains(mode, []byte("[always]"))) {
+		t.Skipf("transparent huge pages are off here (%q)", mode)
+	}
+	const page, size = 64 << 10, 8 << 20
+	mem := newMappedMemory(0, size)
+	defer mem.Free()
+	var b []byte
+	for n := page; n <= size; n += page {
+		b = mem.Reallocate(uint64(n))
+		b[n-page] = 1 // the guest writes as soon as it has grown
+	}
+	huge := anonHugeKiB(t, uintptr(unsafe.Pointer(unsafe.SliceData(b))))
+	if huge == 0 {
+		t.Fatal("no huge page backs the guest memory: growing opened only part of each 2 MiB range")
+	}
+}
+
+// anonHugeKiB is the AnonHugePages of the mapping at addr.
+func anonHugeKiB(t *testing.T, addr uintptr) int {
+	t.Helper()
+	f, err := os.Open("/proc/self/smaps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	in := false
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		var lo, hi uintptr
+		if _, err := fmt.Sscanf(line, "%x-%x", &lo, &hi); err == nil { // a mapping's first line
+			in = lo <= addr && addr < hi
+			continue
+		}
+		if kb, ok := strings.CutPrefix(line, "AnonHugePages:"); ok && in {
+			n, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(kb), "kB")))
+			return n
+		}
+	}
+	t.Fatalf("no mapping at %#x in /proc/self/smaps", addr)
+	return 0
 }
