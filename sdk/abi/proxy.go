@@ -71,11 +71,11 @@ type slab[T any] struct {
 }
 
 func (s *slab[T]) take(r *Reader, n int) []T {
-	if r.err != nil || n == 0 {
+	if r.Err() != nil || n == 0 {
 		return nil
 	}
 	if n > len(s.items) {
-		r.err = fmt.Errorf("abi: more %s than the message announced", s.what)
+		r.fail(fmt.Errorf("abi: more %s than the message announced", s.what))
 		return nil
 	}
 	out := s.items[:n:n]
@@ -92,8 +92,8 @@ func (r *Reader) ProxyInput() *proxy.Input {
 	ports.items = make([]proxy.Port, sec.Len(minPortBytes))
 	endpoints := slab[proxy.Endpoint]{what: "endpoints"}
 	endpoints.items = make([]proxy.Endpoint, sec.Len(minEndpointBytes))
-	if sec.err != nil {
-		r.err = sec.err
+	if err := sec.Err(); err != nil {
+		r.fail(err)
 		return in
 	}
 	if nServices > 0 {
@@ -112,12 +112,12 @@ func (r *Reader) ProxyInput() *proxy.Input {
 				p.Endpoints[k] = proxy.Endpoint{IP: sec.Str(), Port: sec.I32()}
 			}
 		}
-		if sec.err != nil {
+		if sec.Err() != nil {
 			break
 		}
 	}
-	if sec.err != nil && r.err == nil {
-		r.err = sec.err
+	if err := sec.Err(); err != nil {
+		r.fail(err)
 	}
 	return in
 }
@@ -156,7 +156,7 @@ func (r *Reader) Ruleset() *proxy.Ruleset {
 	nChains := sec.Len(minChainBytes)
 	rules := slab[string]{what: "rules"}
 	rules.items = make([]string, sec.Len(4))
-	if sec.err == nil && nChains > 0 {
+	if sec.Err() == nil && nChains > 0 {
 		rs.Chains = make([]proxy.Chain, nChains)
 	}
 	for i := range rs.Chains {
@@ -166,18 +166,18 @@ func (r *Reader) Ruleset() *proxy.Ruleset {
 		for k := range c.Rules {
 			c.Rules[k] = sec.Str()
 		}
-		if sec.err != nil {
+		if sec.Err() != nil {
 			break
 		}
 	}
-	if n := sec.Len(minJumpBytes); n > 0 && sec.err == nil {
+	if n := sec.Len(minJumpBytes); n > 0 && sec.Err() == nil {
 		rs.Jumps = make([]proxy.Jump, n)
 		for i := range rs.Jumps {
 			rs.Jumps[i] = proxy.Jump{Table: sec.Str(), Chain: sec.Str(), Args: sec.Strs()}
 		}
 	}
-	if sec.err != nil && r.err == nil {
-		r.err = sec.err
+	if err := sec.Err(); err != nil {
+		r.fail(err)
 	}
 	return rs
 }

@@ -282,8 +282,8 @@ func (w *Writer) PutReasons(reasons []string) {
 func (r *Reader) Reasons(dst []string) {
 	distinct := r.Strs()
 	n := r.Len(4)
-	if r.err == nil && n != len(dst) {
-		r.err = errCount("filter reasons", n, len(dst))
+	if r.Err() == nil && n != len(dst) {
+		r.fail(errCount("filter reasons", n, len(dst)))
 		return
 	}
 	for i := range dst {
@@ -294,8 +294,8 @@ func (r *Reader) Reasons(dst []string) {
 		case int(code) <= len(distinct):
 			dst[i] = distinct[code-1]
 		default:
-			if r.err == nil {
-				r.err = errCount("filter reason index", int(code), len(distinct))
+			if r.Err() == nil {
+				r.fail(errCount("filter reason index", int(code), len(distinct)))
 			}
 		}
 	}

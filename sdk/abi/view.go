@@ -87,8 +87,8 @@ func (w *Writer) ReserveScores(n int, scratch *[]int64) (scores []int64, commit 
 func (r *Reader) Scores(dst []int64) {
 	n := r.Len(8)
 	r.skipAlign()
-	if r.err == nil && n != len(dst) {
-		r.err = errCount("scores", n, len(dst))
+	if r.Err() == nil && n != len(dst) {
+		r.fail(errCount("scores", n, len(dst)))
 		return
 	}
 	b := r.take(8 * n)

@@ -92,6 +92,10 @@ type Reader struct {
 	buf []byte
 	off int
 	err error
+	// short is the first read past the end, turned into err by Err: the
+	// readers stay small enough to inline (in a Go WASM guest a call
+	// costs more than the read, and a node record is dozens of reads).
+	short struct{ want, at, have int }
 	// arena, when set, is buf as one string: Str returns substrings of it
 	// instead of allocating a string per field.
 	arena string
@@ -101,27 +105,42 @@ type Reader struct {
 func NewReader(b []byte) *Reader { return &Reader{buf: b} }
 
 // Err returns the first decoding error.
-func (r *Reader) Err() error { return r.err }
+func (r *Reader) Err() error {
+	if r.err == nil && r.short.want != 0 {
+		r.err = fmt.Errorf("%w: need %d bytes at offset %d, have %d", ErrShort, r.short.want, r.short.at, r.short.have)
+	}
+	return r.err
+}
 
 // Rest returns the bytes not read yet.
 func (r *Reader) Rest() []byte { return r.buf[r.off:] }
 
+// take returns the next n bytes, or nil when fewer remain; then it notes
+// the first such read and moves to the end, so every later read is short.
 func (r *Reader) take(n int) []byte {
-	if r.err != nil {
+	rest := r.buf[r.off:]
+	if uint(n) > uint(len(rest)) {
+		if r.short.want == 0 {
+			r.short.want, r.short.at, r.short.have = n, r.off, len(rest)
+		}
+		r.off = len(r.buf)
 		return nil
 	}
-	if n < 0 || len(r.buf)-r.off < n {
-		r.err = fmt.Errorf("%w: need %d bytes at offset %d, have %d", ErrShort, n, r.off, len(r.buf)-r.off)
-		return nil
-	}
-	b := r.buf[r.off : r.off+n]
 	r.off += n
-	return b
+	return rest[:n]
+}
+
+// fail records err unless an error came first, and moves to the end.
+func (r *Reader) fail(err error) {
+	if r.Err() == nil {
+		r.err = err
+	}
+	r.off = len(r.buf)
 }
 
 // U8 reads one byte.
 func (r *Reader) U8() uint8 {
-	if b := r.take(1); b != nil {
+	if b := r.take(1); len(b) == 1 {
 		return b[0]
 	}
 	return 0
@@ -132,7 +151,7 @@ func (r *Reader) Bool() bool { return r.U8() != 0 }
 
 // U32 reads a uint32.
 func (r *Reader) U32() uint32 {
-	if b := r.take(4); b != nil {
+	if b := r.take(4); len(b) == 4 {
 		return binary.LittleEndian.Uint32(b)
 	}
 	return 0
@@ -143,7 +162,7 @@ func (r *Reader) I32() int32 { return int32(r.U32()) }
 
 // U64 reads a uint64.
 func (r *Reader) U64() uint64 {
-	if b := r.take(8); b != nil {
+	if b := r.take(8); len(b) == 8 {
 		return binary.LittleEndian.Uint64(b)
 	}
 	return 0
@@ -156,11 +175,16 @@ func (r *Reader) I64() int64 { return int64(r.U64()) }
 // a corrupt count cannot make a decoder allocate gigabytes.
 func (r *Reader) Len(min int) int {
 	n := int(r.U32())
-	if r.err == nil && min > 0 && n > (len(r.buf)-r.off)/min {
-		r.err = fmt.Errorf("%w: %d items of at least %d bytes at offset %d, have %d bytes", ErrShort, n, min, r.off, len(r.buf)-r.off)
-		return 0
+	if min > 0 && n > (len(r.buf)-r.off)/min {
+		return r.tooMany(n, min)
 	}
 	return n
+}
+
+//go:noinline
+func (r *Reader) tooMany(n, min int) int {
+	r.fail(fmt.Errorf("%w: %d items of at least %d bytes at offset %d, have %d bytes", ErrShort, n, min, r.off, len(r.buf)-r.off))
+	return 0
 }
 
 // Bytes reads a length-prefixed byte string, copied out of the message.
@@ -174,10 +198,9 @@ func (r *Reader) Bytes() []byte {
 
 // Str reads a length-prefixed string.
 func (r *Reader) Str() string {
-	n := r.Len(0)
-	b := r.take(n)
-	if r.arena != "" && b != nil {
-		return r.arena[r.off-n : r.off]
+	b := r.take(int(r.U32()))
+	if r.arena != "" && len(b) > 0 {
+		return r.arena[r.off-len(b) : r.off]
 	}
 	return string(b)
 }
@@ -187,8 +210,8 @@ func (r *Reader) Str() string {
 // as the mirror keeps them.
 func (r *Reader) Section() *Reader {
 	b := r.take(r.Len(0))
-	if r.err != nil {
-		return &Reader{err: r.err}
+	if err := r.Err(); err != nil {
+		return &Reader{err: err}
 	}
 	return &Reader{buf: b, arena: string(b)}
 }
