@@ -155,6 +155,19 @@ func TestWasmMemoryLimitIsDiscarded(t *testing.T) {
 	wantFreshInstanceWorks(t, p, table, before)
 }
 
+// A Go guest's collector is tuned to its sandbox: GOGC 400 and a soft
+// limit at three quarters of the instance's memory limit.
+func TestWasmGuestCollectorSettings(t *testing.T) {
+	p := misbehaveHost(t, Spec{MemoryLimitPages: 2048, Timeout: 20 * time.Second}) // 128 MiB
+	scores, _, err := score(t, p, zoneTable(10), modePod("gc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if scores[0] != 400 || scores[1] != 96<<20 {
+		t.Fatalf("guest GOGC %d and memory limit %d, want 400 and %d", scores[0], scores[1], 96<<20)
+	}
+}
+
 func TestProcessRestartsAfterKill(t *testing.T) {
 	h := newTestHost(t, nil)
 	if err := h.Apply([]Spec{{Name: "zone", Point: sdk.PointScore, Process: artifact("zone-pref-process")}}); err != nil {

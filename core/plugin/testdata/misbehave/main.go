@@ -1,11 +1,14 @@
 // Command misbehave is a WASM score guest for the host's tests: the pod's
 // "test/mode" annotation makes it loop forever, panic (a trap), exhaust its
-// memory limit or return an error; otherwise it scores each node by slot.
+// memory limit, return an error or report its collector settings (GOGC and
+// the soft memory limit as the first two scores); otherwise it scores each
+// node by slot.
 package main
 
 import (
 	"context"
 	"errors"
+	"runtime/debug"
 
 	"github.com/skiff-sh/skiff/sdk"
 	"github.com/skiff-sh/skiff/sdk/guest"
@@ -32,6 +35,11 @@ func (misbehave) Score(_ context.Context, pod *scheduler.Pod, _ []*scheduler.Nod
 		}
 	case "error":
 		return errors.New("misbehave: asked to fail")
+	case "gc":
+		gogc := debug.SetGCPercent(100)
+		debug.SetGCPercent(gogc)
+		out[0], out[1] = int64(gogc), debug.SetMemoryLimit(-1)
+		return nil
 	}
 	for i, c := range cand {
 		out[i] = int64(c)
