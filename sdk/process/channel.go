@@ -107,8 +107,29 @@ func serveChannel(conn net.Conn, d *abi.Dispatcher) {
 		req []byte
 		w   abi.Writer
 	)
+	head, offered, box, err := readOffer(conn)
+	if err != nil {
+		return
+	}
+	if offered {
+		// Only requests too large for the mailbox come over the socket.
+		ack := []byte{0}
+		if box != nil {
+			ack[0] = 1
+			go serveMailbox(ctx, box, conn, d)
+		}
+		if _, err := conn.Write(ack); err != nil {
+			return
+		}
+	} else if req, err = readBody(r, head, req); err != nil {
+		return
+	} else {
+		handle(ctx, d, req, &w)
+		if err := writeFrame(conn, w.Buf); err != nil {
+			return
+		}
+	}
 	for {
-		var err error
 		if req, err = readFrame(r, req); err != nil {
 			return
 		}
@@ -125,6 +146,11 @@ func readFrame(r io.Reader, buf []byte) ([]byte, error) {
 	if _, err := io.ReadFull(r, head[:]); err != nil {
 		return nil, err
 	}
+	return readBody(r, head, buf)
+}
+
+// readBody reads the message whose length head holds.
+func readBody(r io.Reader, head [4]byte, buf []byte) ([]byte, error) {
 	n := binary.LittleEndian.Uint32(head[:])
 	if n > MaxMessageSize {
 		return nil, fmt.Errorf("channel message of %d bytes, more than %d", n, MaxMessageSize)
@@ -162,6 +188,7 @@ func openChannelHandler(srv any, ctx context.Context, decode func(any) error, _ 
 type Channel struct {
 	conn  net.Conn
 	r     *bufio.Reader
+	box   *mailbox // nil: every call goes over the socket
 	resp  []byte
 	fired chan struct{} // the context's end broke the connection off
 }
@@ -180,8 +207,22 @@ func (c *Client) OpenChannel(ctx context.Context) (addr string, token []byte, er
 	return out.Value, token, nil
 }
 
-// DialChannel connects to a channel the plugin opened.
+// DialChannel connects to a channel the plugin opened and offers it a
+// mailbox (shared memory) for calls.
 func DialChannel(addr string, token []byte) (*Channel, error) {
+	ch, err := dialChannel(addr, token)
+	if err != nil {
+		return nil, err
+	}
+	if ch.box, err = offerMailbox(ch.conn); err != nil {
+		// A plugin built before mailboxes drops the connection at the offer.
+		ch.conn.Close()
+		return dialChannel(addr, token)
+	}
+	return ch, nil
+}
+
+func dialChannel(addr string, token []byte) (*Channel, error) {
 	conn, err := net.DialTimeout("unix", addr, 5*time.Second)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to the plugin channel: %w", err)
@@ -193,19 +234,36 @@ func DialChannel(addr string, token []byte) (*Channel, error) {
 	return &Channel{conn: conn, r: bufio.NewReaderSize(conn, 64<<10), fired: make(chan struct{}, 1)}, nil
 }
 
+var errPluginClosed = errors.New("the plugin process closed the channel")
+
 // Call sends one request (op byte + payload) and returns the response,
-// valid until the next call. When ctx ends first the connection is broken
-// off and Call returns ctx's error; the channel must not be used again
-// after any error.
+// valid until the next call. When ctx ends first the call is broken off
+// and Call returns ctx's error; the channel must not be used again after
+// any error.
 func (ch *Channel) Call(ctx context.Context, req []byte) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if ch.box != nil && len(req) <= len(ch.box.req) {
+		resp, onSocket, err := ch.callMailbox(ctx, req)
+		if !onSocket {
+			return resp, err
+		}
+		req = nil // the response is on the socket
+	}
+	return ch.exchange(ctx, req)
+}
+
+// exchange writes req as a frame (unless nil) and reads the response frame.
+func (ch *Channel) exchange(ctx context.Context, req []byte) ([]byte, error) {
 	stop := context.AfterFunc(ctx, func() {
 		ch.conn.SetDeadline(time.Unix(1, 0)) // unblocks the read or write
 		ch.fired <- struct{}{}
 	})
-	err := writeFrame(ch.conn, req)
+	var err error
+	if req != nil {
+		err = writeFrame(ch.conn, req)
+	}
 	if err == nil {
 		ch.resp, err = readFrame(ch.r, ch.resp)
 	}
@@ -220,12 +278,19 @@ func (ch *Channel) Call(ctx context.Context, req []byte) ([]byte, error) {
 			return nil, ctx.Err()
 		}
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			err = errors.New("the plugin process closed the channel")
+			err = errPluginClosed
 		}
 		return nil, err
 	}
 	return ch.resp, nil
 }
 
-// Close ends the connection.
-func (ch *Channel) Close() { ch.conn.Close() }
+// Close ends the connection and the mailbox.
+func (ch *Channel) Close() {
+	if ch.box != nil {
+		ch.box.close()
+		ch.box.unmap()
+		ch.box = nil
+	}
+	ch.conn.Close()
+}
