@@ -44,15 +44,17 @@ func (x *LabelIndex) Match(nodes []*Node, candidates []int32, value string, hit 
 		x.ids = append(x.ids, make([]uint32, len(nodes)-len(x.ids))...)
 	}
 	src, ids := x.src[:len(nodes)], x.ids[:len(nodes)]
-	for _, slot := range candidates {
+	// One pass: a value not yet numbered can only be met in a node that
+	// this pass re-reads, and is looked up again once it is.
+	want, known := x.values[value]
+	for i, slot := range candidates {
 		if n := nodes[slot]; src[slot] != n {
 			src[slot], ids[slot] = n, x.id(n)
+			if !known {
+				want, known = x.values[value]
+			}
 		}
-	}
-	// Looked up after the refresh, which may have met value first.
-	want, ok := x.values[value]
-	for i, slot := range candidates {
-		hit[i] = ok && ids[slot] == want
+		hit[i] = known && ids[slot] == want
 	}
 }
 

@@ -22,8 +22,12 @@ func match(x *LabelIndex, nodes []*Node, candidates []int32, value string) []boo
 
 func TestLabelIndexMatch(t *testing.T) {
 	nodes := []*Node{zoneNode("n0", "a"), zoneNode("n1", "b"), zoneNode("n2", ""), zoneNode("n3", "a")}
-	x := NewLabelIndex("zone")
 	all := []int32{0, 1, 2, 3}
+	// The first query's value is numbered only when a later candidate is read.
+	if got, want := match(NewLabelIndex("zone"), nodes, all, "b"), []bool{false, true, false, false}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("first query, zone=b: got %v, want %v", got, want)
+	}
+	x := NewLabelIndex("zone")
 	if got, want := match(x, nodes, all, "a"), []bool{true, false, false, true}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("zone=a: got %v, want %v", got, want)
 	}
