@@ -263,7 +263,8 @@ func (d *Dispatcher) schedule(ctx context.Context, op Op, r *Reader, w *Writer) 
 	}
 	sc := scratchPool.Get().(*callScratch)
 	defer scratchPool.Put(sc)
-	pod := r.Section().Pod()
+	podSec := r.Section()
+	pod := podSec.Pod()
 	candidates := r.Candidates(&sc.candidates)
 	if err := r.Err(); err != nil {
 		return err

@@ -103,11 +103,11 @@ func (r *Reader) ProxyInput() *proxy.Input {
 		s := &in.Services[i]
 		s.Namespace, s.Name, s.ClusterIP, s.SessionAffinity = sec.Str(), sec.Str(), sec.Str(), sec.Str()
 		s.AffinitySeconds = sec.I32()
-		s.Ports = ports.take(sec, sec.Len(minPortBytes))
+		s.Ports = ports.take(&sec, sec.Len(minPortBytes))
 		for j := range s.Ports {
 			p := &s.Ports[j]
 			p.Name, p.Protocol, p.Port, p.NodePort = sec.Str(), sec.Str(), sec.I32(), sec.I32()
-			p.Endpoints = endpoints.take(sec, sec.Len(minEndpointBytes))
+			p.Endpoints = endpoints.take(&sec, sec.Len(minEndpointBytes))
 			for k := range p.Endpoints {
 				p.Endpoints[k] = proxy.Endpoint{IP: sec.Str(), Port: sec.I32()}
 			}
@@ -162,7 +162,7 @@ func (r *Reader) Ruleset() *proxy.Ruleset {
 	for i := range rs.Chains {
 		c := &rs.Chains[i]
 		c.Table, c.Name = sec.Str(), sec.Str()
-		c.Rules = rules.take(sec, sec.Len(4))
+		c.Rules = rules.take(&sec, sec.Len(4))
 		for k := range c.Rules {
 			c.Rules[k] = sec.Str()
 		}

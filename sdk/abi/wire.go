@@ -208,12 +208,14 @@ func (r *Reader) Str() string {
 // Section reads a length-prefixed block as a Reader of its own whose
 // strings share one allocation: used for node records, which live as long
 // as the mirror keeps them.
-func (r *Reader) Section() *Reader {
+// It is returned by value, so that the decoder of a call keeps it on its
+// stack.
+func (r *Reader) Section() Reader {
 	b := r.take(r.Len(0))
 	if err := r.Err(); err != nil {
-		return &Reader{err: err}
+		return Reader{err: err}
 	}
-	return &Reader{buf: b, arena: string(b)}
+	return Reader{buf: b, arena: string(b)}
 }
 
 // PutSection appends a block written by fill, prefixed by its length.
