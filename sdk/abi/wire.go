@@ -152,7 +152,7 @@ func (r *Reader) Bool() bool { return r.U8() != 0 }
 // U32 reads a uint32.
 func (r *Reader) U32() uint32 {
 	if b := r.take(4); len(b) == 4 {
-		return binary.LittleEndian.Uint32(b)
+		return loadU32(b)
 	}
 	return 0
 }
@@ -163,7 +163,7 @@ func (r *Reader) I32() int32 { return int32(r.U32()) }
 // U64 reads a uint64.
 func (r *Reader) U64() uint64 {
 	if b := r.take(8); len(b) == 8 {
-		return binary.LittleEndian.Uint64(b)
+		return loadU64(b)
 	}
 	return 0
 }
