@@ -43,6 +43,21 @@ func TestLabelIndexMatch(t *testing.T) {
 	}
 }
 
+// Score writes the match as scores, clearing what the slice held before.
+func TestLabelIndexScore(t *testing.T) {
+	nodes := []*Node{zoneNode("n0", "a"), zoneNode("n1", "b"), zoneNode("n2", ""), zoneNode("n3", "a")}
+	x := NewLabelIndex("zone")
+	scores := []int64{9, 9, 9}
+	x.Score(nodes, []int32{3, 2, 1}, "a", 70, scores)
+	if want := []int64{70, 0, 0}; !reflect.DeepEqual(scores, want) {
+		t.Fatalf("zone=a: got %v, want %v", scores, want)
+	}
+	x.Score(nodes, []int32{3, 2, 1}, "b", 70, scores)
+	if want := []int64{0, 0, 70}; !reflect.DeepEqual(scores, want) {
+		t.Fatalf("zone=b: got %v, want %v", scores, want)
+	}
+}
+
 // A changed node is a new pointer in its slot; the index re-reads it, even
 // when its new value is one no node had before.
 func TestLabelIndexFollowsChangedNodes(t *testing.T) {

@@ -7,8 +7,6 @@ package zonepref
 import (
 	"context"
 	"fmt"
-	"slices"
-	"sync"
 
 	"github.com/skiff-sh/skiff/sdk"
 	"github.com/skiff-sh/skiff/sdk/scheduler"
@@ -26,10 +24,6 @@ type Config struct {
 	// Score given to a matching node (others get 0).
 	Score int64 `json:"score"`
 }
-
-// hits is per-call scratch: a 500-candidate call allocating its own cost a
-// Go WASM guest ~6% of its scheduling throughput.
-var hits = sync.Pool{New: func() any { return new([]bool) }}
 
 // ZonePref is the configured policy.
 type ZonePref struct {
@@ -61,16 +55,6 @@ func (z *ZonePref) Score(_ context.Context, pod *scheduler.Pod, nodes []*schedul
 		clear(scores)
 		return nil
 	}
-	buf := hits.Get().(*[]bool)
-	defer hits.Put(buf)
-	hit := slices.Grow((*buf)[:0], len(candidates))[:len(candidates)]
-	*buf = hit
-	z.zones.Match(nodes, candidates, want, hit)
-	for i := range candidates {
-		scores[i] = 0
-		if hit[i] {
-			scores[i] = z.cfg.Score
-		}
-	}
+	z.zones.Score(nodes, candidates, want, z.cfg.Score, scores)
 	return nil
 }
