@@ -17,12 +17,14 @@ import (
 )
 
 // A mailbox is a channel's fast path: shared memory holding one request
-// and one response, and a sequence word both sides wait on, spinning
-// briefly and then parked on a futex. A socket round trip costs two
-// wake-ups through each side's netpoller; in a VM that was ~45 us of a
-// 55 us call with 10 us of work, against ~25 us parked on futexes and
-// ~5 us when both sides are still spinning, as they are while pods are
-// scheduled back to back. Messages larger than an area go over the socket.
+// and one response, and a sequence word both sides wait on with a futex.
+// A socket round trip wakes each side through its netpoller (epoll, then
+// the goroutine's P); in this VM that was ~45 us of a 55 us call with 10 us
+// of work, against ~25 us for the same call through futexes. Spinning
+// before parking (50 us on the host, 100-300 us in the plugin) made
+// back-to-back calls faster still but not the scheduler's, whose own work
+// between calls needs the core the spinner holds. Messages larger than an
+// area go over the socket.
 //
 // Protocol: the host writes the request and its length, makes seq odd and
 // wakes the plugin if it is parked; the plugin answers into the response
@@ -52,12 +54,6 @@ const (
 	// MaxMessageSize, so a plugin that predates mailboxes drops the
 	// connection and the host dials again without one.
 	upgradeMarker = ^uint32(0)
-	// The host spins this long for an answer before parking: a policy
-	// usually answers within it. The plugin spins this long for the next
-	// request: while pods are scheduled back to back the host sends one
-	// every few tens of microseconds.
-	hostSpin   = 50 * time.Microsecond
-	pluginSpin = 100 * time.Microsecond
 	// parkSlice bounds one futex wait, so that a waiter notices a
 	// deadline, a closed mailbox or a peer that went away.
 	parkSlice = 2 * time.Millisecond
@@ -126,13 +122,10 @@ func (m *mailbox) post(n int) uint32 {
 	return seq
 }
 
-// await waits until seq moves past posted, spinning first. It gives up
-// when deadline passes (zero: never) or gone reports the peer gone.
-func (m *mailbox) await(posted uint32, parked *atomic.Uint32, spin time.Duration, deadline time.Time, gone func() error) error {
+// await waits until seq moves past posted. It gives up when deadline
+// passes (zero: never) or gone reports the peer gone.
+func (m *mailbox) await(posted uint32, parked *atomic.Uint32, deadline time.Time, gone func() error) error {
 	moved := func() bool { return m.hdr.seq.Load() != posted }
-	if spinUntil(moved, spin) {
-		return nil
-	}
 	for {
 		parked.Store(1)
 		if moved() { // checked after parked is visible: a post cannot be missed
@@ -160,20 +153,6 @@ func (m *mailbox) await(posted uint32, parked *atomic.Uint32, spin time.Duration
 }
 
 var errDeadline = errors.New("mailbox: deadline")
-
-// spinUntil polls cond for up to d; reading the clock every 64 polls keeps
-// the loop on the shared cache line.
-func spinUntil(cond func() bool, d time.Duration) bool {
-	start := time.Now()
-	for i := 1; ; i++ {
-		if cond() {
-			return true
-		}
-		if i%64 == 0 && time.Since(start) > d {
-			return false
-		}
-	}
-}
 
 // The mailbox is shared between processes: its futexes are not private
 // (no FUTEX_PRIVATE_FLAG).
@@ -275,7 +254,7 @@ func serveMailbox(ctx context.Context, m *mailbox, conn net.Conn, d *abi.Dispatc
 		return nil
 	}
 	for {
-		if m.await(answered, &m.hdr.pluginParked, pluginSpin, time.Time{}, stopped) != nil {
+		if m.await(answered, &m.hdr.pluginParked, time.Time{}, stopped) != nil {
 			return
 		}
 		posted := m.hdr.seq.Load()
@@ -312,7 +291,7 @@ func (ch *Channel) callMailbox(ctx context.Context, req []byte) (resp []byte, on
 	copy(m.req, req)
 	posted := m.post(len(req))
 	deadline, _ := ctx.Deadline()
-	err = m.await(posted, &m.hdr.hostParked, hostSpin, deadline, func() error {
+	err = m.await(posted, &m.hdr.hostParked, deadline, func() error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}

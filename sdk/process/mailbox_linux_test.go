@@ -276,7 +276,7 @@ func TestMailboxAnswersARequestPostedBeforeServing(t *testing.T) {
 	defer b.Close()
 	go serveMailbox(ctx, plugin, a, d)
 	deadline := time.Now().Add(5 * time.Second)
-	if err := m.await(posted, &m.hdr.hostParked, hostSpin, deadline, func() error { return nil }); err != nil {
+	if err := m.await(posted, &m.hdr.hostParked, deadline, func() error { return nil }); err != nil {
 		t.Fatalf("the first request was not answered: %v", err)
 	}
 	r := abi.NewReader(m.resp[:m.hdr.respLen.Load()])
