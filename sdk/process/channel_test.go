@@ -23,6 +23,19 @@ func testChannel(t *testing.T, t0 byte) (d *abi.Dispatcher, addr string, token [
 	return d, addr, token
 }
 
+// describe calls OpDescribe on ch and checks the plugin's name.
+func describe(ctx context.Context, t *testing.T, ch *Channel) {
+	t.Helper()
+	resp, err := ch.Call(ctx, []byte{byte(abi.OpDescribe)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := abi.NewReader(resp)
+	if err := abi.DecodeStatus(r); err != nil || r.Str() != "p" {
+		t.Fatalf("describe over the channel: %v", err)
+	}
+}
+
 func TestChannelNeedsTheToken(t *testing.T) {
 	d, addr, token := testChannel(t, 7)
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
@@ -34,14 +47,7 @@ func TestChannelNeedsTheToken(t *testing.T) {
 	}
 	defer ch.Close()
 	for range 2 { // one connection, several calls
-		resp, err := ch.Call(ctx, []byte{byte(abi.OpDescribe)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		r := abi.NewReader(resp)
-		if err := abi.DecodeStatus(r); err != nil || r.Str() != "p" {
-			t.Fatalf("describe over the channel: %v", err)
-		}
+		describe(ctx, t, ch)
 	}
 
 	wrong := make([]byte, TokenSize)

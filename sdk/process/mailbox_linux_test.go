@@ -17,18 +17,6 @@ import (
 	"github.com/skiff-sh/skiff/sdk/scheduler"
 )
 
-func describe(ctx context.Context, t *testing.T, ch *Channel) {
-	t.Helper()
-	resp, err := ch.Call(ctx, []byte{byte(abi.OpDescribe)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := abi.NewReader(resp)
-	if err := abi.DecodeStatus(r); err != nil || r.Str() != "p" {
-		t.Fatalf("describe: %v", err)
-	}
-}
-
 // Every new connection gets a mailbox that answers its first call at once
 // (the plugin may start serving it after the host's first post).
 func TestChannelCallsGoThroughAMailbox(t *testing.T) {
