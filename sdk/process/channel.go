@@ -116,7 +116,9 @@ func serveChannel(conn net.Conn, d *abi.Dispatcher) {
 		ack := []byte{0}
 		if box != nil {
 			ack[0] = 1
-			go serveMailbox(ctx, box, conn, d)
+			served := make(chan struct{})
+			go func() { serveMailbox(ctx, box, conn, d); close(served) }()
+			defer func() { box.close(); <-served; box.unmap() }()
 		}
 		if _, err := conn.Write(ack); err != nil {
 			return

@@ -54,9 +54,12 @@ const (
 	// MaxMessageSize, so a plugin that predates mailboxes drops the
 	// connection and the host dials again without one.
 	upgradeMarker = ^uint32(0)
-	// parkSlice bounds one futex wait, so that a waiter notices a
-	// deadline, a closed mailbox or a peer that went away.
-	parkSlice = 2 * time.Millisecond
+	// hostPark bounds one futex wait of a host in a call, so that it
+	// notices its deadline or a plugin that went away. pluginPark is the
+	// plugin's between calls, a safety net only: closing the mailbox
+	// wakes it.
+	hostPark   = 2 * time.Millisecond
+	pluginPark = time.Second
 )
 
 // mailboxArea is the size of each of the request and response areas.
@@ -124,7 +127,7 @@ func (m *mailbox) post(n int) uint32 {
 
 // await waits until seq moves past posted. It gives up when deadline
 // passes (zero: never) or gone reports the peer gone.
-func (m *mailbox) await(posted uint32, parked *atomic.Uint32, deadline time.Time, gone func() error) error {
+func (m *mailbox) await(posted uint32, parked *atomic.Uint32, slice time.Duration, deadline time.Time, gone func() error) error {
 	moved := func() bool { return m.hdr.seq.Load() != posted }
 	for {
 		parked.Store(1)
@@ -132,7 +135,7 @@ func (m *mailbox) await(posted uint32, parked *atomic.Uint32, deadline time.Time
 			parked.Store(0)
 			return nil
 		}
-		wait := parkSlice
+		wait := slice
 		if !deadline.IsZero() {
 			wait = min(wait, time.Until(deadline))
 		}
@@ -240,11 +243,10 @@ func readOffer(conn net.Conn) (head [4]byte, offered bool, m *mailbox, err error
 	return head, true, m, nil
 }
 
-// serveMailbox answers the requests posted to m until the host closes it
-// or ctx (the connection's) ends. Responses too large for the area go to
-// conn as frames.
+// serveMailbox answers the requests posted to m until the mailbox is
+// closed (by the host, or by the plugin when the connection ends) or ctx
+// ends. Responses too large for the area go to conn as frames.
 func serveMailbox(ctx context.Context, m *mailbox, conn net.Conn, d *abi.Dispatcher) {
-	defer m.unmap()
 	var w abi.Writer
 	var answered uint32 // a mailbox starts at 0; the host may post before this runs
 	stopped := func() error {
@@ -254,7 +256,7 @@ func serveMailbox(ctx context.Context, m *mailbox, conn net.Conn, d *abi.Dispatc
 		return nil
 	}
 	for {
-		if m.await(answered, &m.hdr.pluginParked, time.Time{}, stopped) != nil {
+		if m.await(answered, &m.hdr.pluginParked, pluginPark, time.Time{}, stopped) != nil {
 			return
 		}
 		posted := m.hdr.seq.Load()
@@ -291,7 +293,7 @@ func (ch *Channel) callMailbox(ctx context.Context, req []byte) (resp []byte, on
 	copy(m.req, req)
 	posted := m.post(len(req))
 	deadline, _ := ctx.Deadline()
-	err = m.await(posted, &m.hdr.hostParked, deadline, func() error {
+	err = m.await(posted, &m.hdr.hostParked, hostPark, deadline, func() error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}

@@ -262,9 +262,11 @@ func TestMailboxAnswersARequestPostedBeforeServing(t *testing.T) {
 	a, b := net.Pipe()
 	defer a.Close()
 	defer b.Close()
-	go serveMailbox(ctx, plugin, a, d)
+	served := make(chan struct{})
+	go func() { serveMailbox(ctx, plugin, a, d); close(served) }()
+	defer func() { m.close(); <-served; plugin.unmap() }()
 	deadline := time.Now().Add(5 * time.Second)
-	if err := m.await(posted, &m.hdr.hostParked, deadline, func() error { return nil }); err != nil {
+	if err := m.await(posted, &m.hdr.hostParked, hostPark, deadline, func() error { return nil }); err != nil {
 		t.Fatalf("the first request was not answered: %v", err)
 	}
 	r := abi.NewReader(m.resp[:m.hdr.respLen.Load()])
